@@ -1,0 +1,114 @@
+"""One validated configuration object for the whole process (pydantic-settings).
+
+Every value comes from ``KABUGUARD_*`` environment variables. ``create_app`` and the CLI
+build services from it; nothing reads the environment anywhere else.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# The demo key is derived from a public string: it protects nothing and is refused
+# outside demo mode, so a production deployment cannot start with it by accident.
+DEMO_DATA_KEY = base64.urlsafe_b64encode(
+    hashlib.sha256(b"kabuguard demo data key - not a secret").digest()
+).decode()
+
+
+class ConfigError(ValueError):
+    """The configuration cannot be used; the message says which setting and why."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KABUGUARD_", extra="ignore")
+
+    mode: Literal["demo", "production"] = "demo"
+    database_url: str = "sqlite:///var/kabuguard.db"
+    # Fernet key (32 url-safe base64 bytes) for personal data at rest; several keys,
+    # comma separated, rotate: the first encrypts, all decrypt.
+    data_key: str | None = None
+    session_secret: str | None = None
+    host: str = "localhost"
+    port: int = Field(default=8000, ge=1, le=65535)
+    # A new withdrawal account may not receive money until this has passed.
+    bank_cooling_off: timedelta = timedelta(hours=72)
+    session_idle: timedelta = timedelta(minutes=30)
+    session_absolute: timedelta = timedelta(hours=12)
+    # "real" follows each exchange's JST hours; "always_open" is for tests and
+    # benchmarks that must execute at any hour.
+    market_hours: Literal["real", "always_open"] = "real"
+    fx_rates: dict[str, Decimal] = Field(
+        default_factory=lambda: {"USD": Decimal(150), "CNY": Decimal(21), "HKD": Decimal("19.5")}
+    )
+    secure_cookies: bool = True
+    max_order_notional_yen: int = Field(default=500_000_000, gt=0)
+    max_withdrawal_yen: int = Field(default=100_000_000, gt=0)
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        if not value.startswith(("sqlite", "postgresql")):
+            msg = "KABUGUARD_DATABASE_URL must be a sqlite:/// or postgresql:// URL"
+            raise ValueError(msg)
+        return value
+
+    @model_validator(mode="after")
+    def _secrets_outside_demo(self) -> Settings:
+        if self.mode == "production":
+            if not self.data_key:
+                msg = (
+                    "KABUGUARD_DATA_KEY is not set: personal data is encrypted at rest and "
+                    "production mode needs a key (generate one with "
+                    "`kabuguard keygen`)"
+                )
+                raise ValueError(msg)
+            if self.data_key.split(",")[0].strip() == DEMO_DATA_KEY:
+                msg = "KABUGUARD_DATA_KEY is the public demo key; generate a real one"
+                raise ValueError(msg)
+            if not self.session_secret:
+                msg = "KABUGUARD_SESSION_SECRET is not set (production mode needs one)"
+                raise ValueError(msg)
+        return self
+
+    @property
+    def data_keys(self) -> list[str]:
+        raw = self.data_key or DEMO_DATA_KEY
+        return [k.strip() for k in raw.split(",") if k.strip()]
+
+    @property
+    def signing_secret(self) -> str:
+        return self.session_secret or "kabuguard-demo-session-secret"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def sqlite_path(self) -> Path | None:
+        if not self.is_sqlite:
+            return None
+        path = self.database_url.split("///", 1)[1]
+        return Path(path) if path and path != ":memory:" else None
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read and validate settings; raise ConfigError with one readable line."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValueError as exc:  # pydantic.ValidationError is a ValueError
+        errors = getattr(exc, "errors", None)
+        if callable(errors):
+            parts = []
+            for err in errors():
+                loc = ".".join(str(p) for p in err.get("loc", ()))
+                text = str(err.get("msg", "")).removeprefix("Value error, ")
+                parts.append(f"{loc}: {text}" if loc else text)
+            raise ConfigError("; ".join(parts)) from None
+        raise ConfigError(str(exc)) from None

@@ -1,0 +1,8 @@
+"""Imports every domain's models so ``Base.metadata`` is complete (for Alembic)."""
+
+from kabuguard.audit import models as audit_models
+from kabuguard.broker import models as broker_models
+from kabuguard.bus import models as bus_models
+from kabuguard.identity import models as identity_models
+
+__all__ = ["audit_models", "broker_models", "bus_models", "identity_models"]
