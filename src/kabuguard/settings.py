@@ -48,7 +48,6 @@ class Settings(BaseSettings):
     fx_rates: dict[str, Decimal] = Field(
         default_factory=lambda: {"USD": Decimal(150), "CNY": Decimal(21), "HKD": Decimal("19.5")}
     )
-    secure_cookies: bool = True
     max_order_notional_yen: int = Field(default=500_000_000, gt=0)
     max_withdrawal_yen: int = Field(default=100_000_000, gt=0)
 

@@ -1,0 +1,231 @@
+"""The ``kabuguard`` command line (Typer + Rich).
+
+User mistakes (bad configuration, a database that cannot be reached, a missing file)
+end in one red line and exit status 1 or 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from sqlalchemy.exc import OperationalError
+
+from kabuguard import __version__
+from kabuguard.crypto import KeyError_
+from kabuguard.domain.errors import KabuguardError
+from kabuguard.settings import ConfigError, Settings, load_settings
+
+app = typer.Typer(help="kabuguard: account-takeover defence for online brokerages.",
+                  no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+export_app = typer.Typer(help="Export reference data.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(audit_app, name="audit")
+app.add_typer(export_app, name="export")
+
+out = Console()
+err = Console(stderr=True)
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class CliError(Exception):
+    """A failure to report as one line."""
+
+
+def friendly(func: F) -> F:
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except (ConfigError, KeyError_, CliError, KabuguardError) as exc:
+            err.print(f"[red]error:[/red] {exc}", highlight=False)
+            raise typer.Exit(2) from None
+        except OperationalError as exc:
+            reason = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            err.print(f"[red]error:[/red] cannot use the database: {reason}", highlight=False)
+            raise typer.Exit(1) from None
+        except OSError as exc:
+            err.print(f"[red]error:[/red] {exc.strerror or exc}: {exc.filename or ''}",
+                      highlight=False)
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"kabuguard {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def main_options(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="Show the version and exit.")] = False,
+) -> None:
+    """kabuguard command line."""
+
+
+def _settings(**overrides: Any) -> Settings:
+    return load_settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+@db_app.command("upgrade")
+@friendly
+def db_upgrade(revision: str = "head") -> None:
+    """Apply the database migrations (creates the SQLite file if needed)."""
+    from kabuguard.store.database import Database
+    from kabuguard.store.migrate import upgrade
+
+    settings = _settings()
+    Database(settings.database_url).dispose()  # creates the SQLite folder
+    upgrade(settings.database_url, revision)
+    out.print(f"database is at revision {revision}: {_safe_url(settings.database_url)}")
+
+
+@db_app.command("check")
+@friendly
+def db_check() -> None:
+    """Fail if the models and the migrations disagree."""
+    from alembic.util.exc import CommandError
+
+    from kabuguard.store.migrate import check
+
+    try:
+        check(_settings().database_url)
+    except CommandError as exc:
+        raise CliError(str(exc)) from None
+    out.print("models and migrations agree")
+
+
+@app.command()
+@friendly
+def seed() -> None:
+    """Create the demo customers (idempotent)."""
+    _seed(_settings())
+
+
+def _seed(settings: Settings) -> None:
+    from kabuguard.container import build_services
+    from kabuguard.seed import DEMO_CUSTOMERS, seed_demo
+
+    services = build_services(settings)
+    try:
+        created = seed_demo(services)
+    finally:
+        services.close()
+    out.print(f"seeded {len(created)} new demo customers")
+    out.print("demo logins (login id / password):")
+    for demo in DEMO_CUSTOMERS:
+        out.print(f"  {demo.login_id:8} / {demo.password}   ({demo.name})", highlight=False)
+
+
+@app.command()
+@friendly
+def serve(
+    host: Annotated[str | None, typer.Option(help="Host name to bind (loopback by default).")] = None,
+    port: Annotated[int | None, typer.Option(help="TCP port.")] = None,
+) -> None:
+    """Serve the web site, the operations console and the JSON API."""
+    _serve(_settings(host=host, port=port))
+
+
+def _serve(settings: Settings) -> None:
+    import uvicorn
+
+    from kabuguard.web.app import create_app
+
+    application = create_app(settings)
+    out.print(f"serving on http://{settings.host}:{settings.port}/ (Ctrl+C stops)")
+    uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning",
+                proxy_headers=False)
+
+
+@app.command()
+@friendly
+def demo(
+    port: Annotated[int | None, typer.Option(help="TCP port.")] = None,
+) -> None:
+    """Migrate, seed the demo customers and serve on http://localhost:8000."""
+    from kabuguard.store.database import Database
+    from kabuguard.store.migrate import upgrade
+
+    settings = _settings(port=port, mode="demo")
+    Database(settings.database_url).dispose()
+    upgrade(settings.database_url)
+    _seed(settings)
+    _serve(settings)
+
+
+@audit_app.command("verify")
+@friendly
+def audit_verify() -> None:
+    """Check the audit chain; name the first record that was edited, deleted or moved."""
+    from kabuguard.container import build_services
+
+    services = build_services(_settings())
+    try:
+        with services.db.read() as session:
+            result = services.audit.verify(session)
+    finally:
+        services.close()
+    if result.ok:
+        out.print(f"[green]audit chain intact[/green]: {result.checked} records verified")
+        return
+    err.print(f"[red]audit chain broken[/red] at record {result.first_bad_seq}: "
+              f"{result.problem} — {result.detail} ({result.checked} records verified before it)",
+              highlight=False)
+    raise typer.Exit(1)
+
+
+@export_app.command("symbols")
+@friendly
+def export_symbols(
+    output: Annotated[Path | None, typer.Option("--output", "-o",
+                                                help="File to write (default: stdout).")] = None,
+) -> None:
+    """Write the symbol master in the EVENTS.md symbols.jsonl format."""
+    from kabuguard.broker.symbols import load_symbols
+
+    lines = [json.dumps(s.to_interchange(), ensure_ascii=False) for s in load_symbols().values()]
+    text = "\n".join(lines) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        output.write_text(text, encoding="utf-8")
+        err.print(f"wrote {len(lines)} symbols to {output}")
+
+
+@app.command()
+def keygen() -> None:
+    """Print a new data-encryption key for KABUGUARD_DATA_KEY."""
+    from kabuguard.crypto import generate_key
+
+    out.print(generate_key(), highlight=False)
+
+
+def _safe_url(url: str) -> str:
+    """Hide a password in a database URL.
+
+    >>> _safe_url("postgresql://u:secret@h/db")
+    'postgresql://u:***@h/db'
+    """
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        if ":" in creds:
+            creds = creds.split(":", 1)[0] + ":***"
+        return f"{scheme}://{creds}@{host}"
+    return url
+
+
+def main() -> None:
+    app()

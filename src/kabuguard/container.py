@@ -1,0 +1,59 @@
+"""Builds every service from Settings, once per process (create_app and the CLI)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kabuguard.audit.services import SqlAuditLog, derive_audit_key
+from kabuguard.broker.market import FxRates, ImpactModel, TradingCalendar
+from kabuguard.broker.services import BrokerService
+from kabuguard.broker.symbols import load_symbols
+from kabuguard.bus.services import InProcessBus, OutboxRelay
+from kabuguard.crypto import FieldCipher
+from kabuguard.domain.clock import Clock, utcnow
+from kabuguard.identity.passwords import PasswordService
+from kabuguard.identity.services import IdentityService
+from kabuguard.journal import Journal
+from kabuguard.settings import Settings
+from kabuguard.store.database import Database
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    cipher: FieldCipher
+    audit: SqlAuditLog
+    journal: Journal
+    identity: IdentityService
+    broker: BrokerService
+    bus: InProcessBus
+    relay: OutboxRelay
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+def build_services(settings: Settings, *, clock: Clock = utcnow,
+                   passwords: PasswordService | None = None) -> Services:
+    db = Database(settings.database_url)
+    cipher = FieldCipher(settings.data_keys)
+    audit = SqlAuditLog(derive_audit_key(settings.data_keys[0]))
+    journal = Journal(audit)
+    identity = IdentityService(
+        db, cipher=cipher, journal=journal, passwords=passwords or PasswordService(),
+        session_idle=settings.session_idle, session_absolute=settings.session_absolute,
+        clock=clock,
+    )
+    broker = BrokerService(
+        db, journal=journal, cipher=cipher, symbols=load_symbols(), impact=ImpactModel(),
+        calendar=TradingCalendar(), fx=FxRates.from_mapping(settings.fx_rates),
+        always_open=settings.market_hours == "always_open",
+        bank_cooling_off=settings.bank_cooling_off,
+        max_order_notional_yen=settings.max_order_notional_yen,
+        max_withdrawal_yen=settings.max_withdrawal_yen, clock=clock,
+    )
+    bus = InProcessBus()
+    return Services(settings=settings, db=db, cipher=cipher, audit=audit, journal=journal,
+                    identity=identity, broker=broker, bus=bus,
+                    relay=OutboxRelay(db, bus, clock=clock))

@@ -1,0 +1,272 @@
+"""Customers, password login and server-side sessions.
+
+The identity issue adds passkeys, OTP, step-up and the guard on top of this; the
+session and login-record tables are already shaped for it (device, channel, revocation).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from kabuguard.crypto import FieldCipher
+from kabuguard.domain.clock import Clock, utcnow
+from kabuguard.domain.errors import InvalidInput, UnknownAccount
+from kabuguard.domain.events import Event, EventType, RequestContext
+from kabuguard.domain.ids import new_id
+from kabuguard.identity.interfaces import (
+    LoginFailed,
+    LoginResult,
+    SessionInfo,
+    SessionInvalid,
+    WeakPassword,
+)
+from kabuguard.identity.models import Customer, LoginRecord, WebSession
+from kabuguard.identity.passwords import PasswordService
+from kabuguard.journal import Journal
+from kabuguard.store.database import Database
+
+LOGIN_ID_RE = re.compile(r"^[A-Za-z0-9._-]{3,64}$")
+EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
+PHONE_RE = re.compile(r"^\+?[0-9]{10,15}$")
+MIN_PASSWORD = 10
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def normalize_phone(phone: str) -> str:
+    """Strip spaces and hyphens; keep a leading +.
+
+    >>> normalize_phone("090-1234-5678")
+    '09012345678'
+    """
+    return re.sub(r"[\s\-()]", "", phone)
+
+
+def validate_email(email: str) -> str:
+    email = email.strip()
+    if len(email) > 254 or not EMAIL_RE.match(email):
+        raise InvalidInput("The e-mail address is not valid.", field="email")
+    return email
+
+
+def validate_phone(phone: str) -> str:
+    phone = normalize_phone(phone)
+    if not PHONE_RE.match(phone):
+        raise InvalidInput("The phone number must have 10 to 15 digits.", field="phone")
+    return phone
+
+
+class IdentityService:
+    def __init__(self, db: Database, *, cipher: FieldCipher, journal: Journal,
+                 passwords: PasswordService, session_idle: timedelta,
+                 session_absolute: timedelta, clock: Clock = utcnow) -> None:
+        self.db, self.cipher, self.journal = db, cipher, journal
+        self.passwords, self.clock = passwords, clock
+        self.session_idle, self.session_absolute = session_idle, session_absolute
+
+    # -- customers -----------------------------------------------------------------
+    def create_customer(self, session: Session, *, customer_id: str, login_id: str,
+                        password: str, name: str, email: str, phone: str | None,
+                        language: str = "ja") -> Customer:
+        """Add a customer in the caller's transaction (the broker opens the account)."""
+        if not LOGIN_ID_RE.match(login_id):
+            raise InvalidInput("The login id must be 3-64 letters, digits, '.', '_' or '-'.",
+                               field="login_id")
+        self.check_password_strength(password)
+        if session.execute(select(Customer.id).where(Customer.login_id == login_id)).first():
+            raise InvalidInput("That login id is already taken.", field="login_id")
+        customer = Customer(
+            id=customer_id, login_id=login_id, password_hash=self.passwords.hash(password),
+            name=name.strip()[:120] or login_id,
+            email_enc=self.cipher.encrypt(validate_email(email)),
+            phone_enc=self.cipher.encrypt(validate_phone(phone)) if phone else None,
+            language=language if language in ("ja", "en") else "ja",
+            created_at=self.clock(),
+        )
+        session.add(customer)
+        self.journal.record_admin(session, ts=customer.created_at, actor="system",
+                                  action="customer_create", subject=customer_id,
+                                  payload={"login_id": self.cipher.token("login", login_id)})
+        return customer
+
+    @staticmethod
+    def check_password_strength(password: str) -> None:
+        if len(password) < MIN_PASSWORD:
+            raise WeakPassword(f"The password must have at least {MIN_PASSWORD} characters.",
+                               field="password")
+        if len(password) > 256:
+            raise WeakPassword("The password must have at most 256 characters.",
+                               field="password")
+
+    def profile(self, customer_id: str) -> dict[str, str | None]:
+        with self.db.read() as session:
+            c = session.get(Customer, customer_id)
+            if c is None:
+                raise UnknownAccount(f"No account {customer_id}.", account=customer_id)
+            return {
+                "name": c.name, "login_id": c.login_id, "language": c.language,
+                "email": self.cipher.decrypt(c.email_enc),
+                "phone": self.cipher.decrypt(c.phone_enc) if c.phone_enc else None,
+            }
+
+    def change_contact(self, customer_id: str, *, field: str, value: str,
+                       context: RequestContext) -> None:
+        """Change e-mail or phone: encrypted, evented, audited, in one transaction."""
+        if field == "email":
+            clean = validate_email(value)
+        elif field == "phone":
+            clean = validate_phone(value)
+        else:
+            raise InvalidInput("Only email or phone can be changed here.", field="field")
+        now = self.clock()
+        with self.db.write() as session:
+            c = session.get(Customer, customer_id)
+            if c is None:
+                raise UnknownAccount(f"No account {customer_id}.", account=customer_id)
+            if field == "email":
+                c.email_enc = self.cipher.encrypt(clean)
+            else:
+                c.phone_enc = self.cipher.encrypt(clean)
+            self.journal.record(
+                session,
+                Event(new_id("evt"), now, EventType.CONTACT_CHANGE, customer_id, context,
+                      {"field": field}),
+                actor=f"customer:{customer_id}",
+                audit_extra={"new_value_token": self.cipher.token(field, clean)},
+            )
+
+    # -- login and sessions ----------------------------------------------------------
+    def login_password(self, *, login_id: str, password: str,
+                       context: RequestContext) -> LoginResult:
+        """Check the password and open a session.
+
+        Raises LoginFailed with the same message whether the id or the password was
+        wrong; the unknown-id path still runs one argon2 verification (timing).
+        """
+        now = self.clock()
+        with self.db.read() as session:
+            customer = session.execute(
+                select(Customer).where(Customer.login_id == login_id)
+            ).scalar_one_or_none()
+        ok = self.passwords.verify(customer.password_hash if customer else None, password)
+        login_token = self.cipher.token("login", login_id)
+        with self.db.write() as session:
+            if not ok or customer is None:
+                outcome = "bad_password" if customer else "unknown_user"
+                session.add(LoginRecord(customer_id=customer.id if customer else None, ts=now,
+                                        ip=context.ip, user_agent=context.user_agent,
+                                        channel=str(context.channel), outcome=outcome,
+                                        success=False))
+                self.journal.record(session, Event(
+                    new_id("evt"), now, EventType.LOGIN, customer.id if customer else None,
+                    context, {"login_id": login_token, "outcome": outcome,
+                              "methods": ["password"]}), actor="anonymous")
+                failed = True
+            else:
+                failed = False
+                if self.passwords.needs_rehash(customer.password_hash):
+                    fresh = session.get(Customer, customer.id)
+                    if fresh is not None:
+                        fresh.password_hash = self.passwords.hash(password)
+                previous = session.execute(
+                    select(LoginRecord).where(LoginRecord.customer_id == customer.id,
+                                              LoginRecord.success.is_(True))
+                    .order_by(LoginRecord.ts.desc(), LoginRecord.id.desc()).limit(1)
+                ).scalar_one_or_none()
+                token = secrets.token_urlsafe(32)
+                web_session = WebSession(
+                    token_hash=_hash_token(token), public_id=new_id("ses"),
+                    customer_id=customer.id, csrf_token=secrets.token_urlsafe(32),
+                    created_at=now, last_seen_at=now, ip=context.ip,
+                    user_agent=context.user_agent, device=context.device,
+                    channel=str(context.channel),
+                )
+                session.add(web_session)
+                session.add(LoginRecord(customer_id=customer.id, ts=now, ip=context.ip,
+                                        user_agent=context.user_agent,
+                                        channel=str(context.channel), outcome="success",
+                                        success=True))
+                ctx = RequestContext(ip=context.ip, channel=context.channel,
+                                     session=web_session.public_id, device=context.device,
+                                     user_agent=context.user_agent)
+                self.journal.record(session, Event(
+                    new_id("evt"), now, EventType.LOGIN, customer.id, ctx,
+                    {"login_id": login_token, "outcome": "success", "methods": ["password"]},
+                ), actor=f"customer:{customer.id}")
+        if failed:
+            raise LoginFailed("The login id or password is incorrect.")
+        assert customer is not None  # noqa: S101 - narrowed by `failed`
+        return LoginResult(
+            token=token,
+            session=self._info(web_session),
+            previous_login_at=previous.ts if previous else None,
+            previous_login_ip=previous.ip if previous else None,
+            previous_login_user_agent=previous.user_agent if previous else None,
+        )
+
+    def resolve_session(self, token: str | None) -> SessionInfo:
+        """The live session for a cookie or bearer token; raise SessionInvalid otherwise.
+
+        Idle and absolute timeouts apply; ``last_seen_at`` is refreshed at most once a
+        minute so that reads do not turn into writes on every request.
+        """
+        if not token:
+            raise SessionInvalid("Please log in.")
+        now = self.clock()
+        with self.db.read() as session:
+            ws = session.get(WebSession, _hash_token(token))
+            if ws is None or ws.revoked_at is not None:
+                raise SessionInvalid("Your session has ended. Please log in again.")
+            if now - ws.created_at > self.session_absolute or now - ws.last_seen_at > self.session_idle:
+                raise SessionInvalid("Your session timed out. Please log in again.")
+            info = self._info(ws)
+            stale = now - ws.last_seen_at > timedelta(minutes=1)
+        if stale:
+            with self.db.write() as session:
+                fresh = session.get(WebSession, _hash_token(token))
+                if fresh is not None:
+                    fresh.last_seen_at = now
+        return info
+
+    def logout(self, token: str, *, context: RequestContext) -> None:
+        now = self.clock()
+        with self.db.write() as session:
+            ws = session.get(WebSession, _hash_token(token))
+            if ws is None or ws.revoked_at is not None:
+                return
+            ws.revoked_at = now
+            self.journal.record(session, Event(new_id("evt"), now, EventType.LOGOUT,
+                                               ws.customer_id, context, {}),
+                                actor=f"customer:{ws.customer_id}")
+
+    def previous_login(self, customer_id: str, *, before: datetime) -> LoginRecord | None:
+        """The last successful login strictly before ``before`` (a session's start)."""
+        with self.db.read() as session:
+            return session.execute(
+                select(LoginRecord).where(LoginRecord.customer_id == customer_id,
+                                          LoginRecord.success.is_(True),
+                                          LoginRecord.ts < before)
+                .order_by(LoginRecord.ts.desc(), LoginRecord.id.desc()).limit(1)
+            ).scalar_one_or_none()
+
+    def login_history(self, customer_id: str, *, since: datetime) -> list[LoginRecord]:
+        with self.db.read() as session:
+            return list(session.execute(
+                select(LoginRecord).where(LoginRecord.customer_id == customer_id,
+                                          LoginRecord.ts >= since)
+                .order_by(LoginRecord.ts.desc()).limit(500)
+            ).scalars())
+
+    @staticmethod
+    def _info(ws: WebSession) -> SessionInfo:
+        return SessionInfo(public_id=ws.public_id, customer_id=ws.customer_id,
+                           account_id=ws.customer_id, csrf_token=ws.csrf_token,
+                           created_at=ws.created_at, channel=ws.channel)

@@ -1,0 +1,204 @@
+"""JSON API (``/api/v1``) for the firm's own systems and the mobile app.
+
+Clients log in at ``POST /api/v1/sessions`` and send the token as
+``Authorization: Bearer …``. Order and withdrawal calls accept an ``Idempotency-Key``
+header: a retry with the same key returns the first answer and executes nothing twice.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+from kabuguard.broker.interfaces import BankDetails, OrderRequest, Outcome
+from kabuguard.domain.events import Channel
+from kabuguard.domain.errors import InvalidInput
+from kabuguard.web.deps import ApiSessionDep, BrokerDep, IdentityDep
+from kabuguard.web.security import request_context
+
+router = APIRouter(prefix="/api/v1", tags=["api"])
+
+IdemKey = Annotated[str | None, Header(alias="Idempotency-Key",
+                                       description="8-100 characters; retries reuse it")]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class LoginBody(Strict):
+    login_id: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+    channel: Literal["app", "api"] = "api"
+
+
+class OrderBody(Strict):
+    symbol: str = Field(min_length=1, max_length=20)
+    side: Literal["buy", "sell"]
+    quantity: StrictInt = Field(gt=0)
+    order_type: Literal["market", "limit"] = "market"
+    limit_price: str | float | None = Field(default=None, description="instrument currency")
+
+
+class AmountBody(Strict):
+    amount_jpy: StrictInt = Field(gt=0)
+
+
+class BankBody(Strict):
+    bank_name: str = Field(min_length=1, max_length=80)
+    branch_code: str = Field(pattern=r"^[0-9]{3}$")
+    number: str = Field(pattern=r"^[0-9]{7}$")
+    holder: str = Field(min_length=1, max_length=80)
+
+
+class ProfileBody(Strict):
+    email: str | None = Field(default=None, max_length=254)
+    phone: str | None = Field(default=None, max_length=20)
+
+
+def _answer(outcome: Outcome) -> JSONResponse:
+    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
+    return JSONResponse(outcome.body, status_code=outcome.status_code, headers=headers)
+
+
+def _ctx(request: Request, session: Any) -> Any:
+    channel = Channel.APP if session.channel == "app" else Channel.API
+    return request_context(request, channel=channel, session=session.public_id)
+
+
+@router.post("/sessions", status_code=201)
+def login(body: LoginBody, request: Request, identity: IdentityDep) -> dict[str, Any]:
+    """Log in with login id and password; returns the bearer token."""
+    channel = Channel.APP if body.channel == "app" else Channel.API
+    result = identity.login_password(login_id=body.login_id, password=body.password,
+                                     context=request_context(request, channel=channel))
+    return {
+        "token": result.token, "session": result.session.public_id,
+        "account": result.session.account_id,
+        "previous_login": {"at": result.previous_login_at.isoformat(),
+                           "ip": result.previous_login_ip}
+        if result.previous_login_at else None,
+    }
+
+
+@router.delete("/sessions/current", status_code=204)
+def logout(request: Request, session: ApiSessionDep, identity: IdentityDep) -> None:
+    token = request.headers["authorization"].partition(" ")[2].strip()
+    identity.logout(token, context=_ctx(request, session))
+
+
+@router.get("/portfolio")
+def portfolio(session: ApiSessionDep, broker: BrokerDep) -> dict[str, Any]:
+    return broker.portfolio(session.account_id).to_dict()
+
+
+@router.get("/symbols")
+def symbols(broker: BrokerDep, _session: ApiSessionDep,
+            q: Annotated[str, Query(min_length=1, max_length=40)]) -> list[dict[str, Any]]:
+    return [s.to_interchange() for s in broker.search_symbols(q)]
+
+
+@router.get("/quotes/{symbol}")
+def quote(symbol: str, broker: BrokerDep, _session: ApiSessionDep) -> dict[str, Any]:
+    return broker.quote(symbol).to_dict()
+
+
+@router.post("/orders", status_code=201)
+def place_order(body: OrderBody, request: Request, session: ApiSessionDep, broker: BrokerDep,
+                idempotency_key: IdemKey = None) -> JSONResponse:
+    """Place a market or limit order. 201 with the order (``filled`` when executed at
+    once, ``queued`` outside trading hours, ``open`` for a resting limit)."""
+    limit = None if body.limit_price is None else str(body.limit_price)
+    req = OrderRequest(symbol=body.symbol, side=body.side, quantity=body.quantity,
+                       order_type=body.order_type, limit_price=limit)
+    return _answer(broker.place_order(session.account_id, req, context=_ctx(request, session),
+                                      idempotency_key=idempotency_key))
+
+
+@router.get("/orders")
+def list_orders(session: ApiSessionDep, broker: BrokerDep,
+                limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[dict[str, Any]]:
+    return broker.orders(session.account_id, limit=limit)
+
+
+@router.post("/orders/{order_id}/cancel")
+def cancel_order(order_id: str, request: Request, session: ApiSessionDep,
+                 broker: BrokerDep) -> JSONResponse:
+    return _answer(broker.cancel_order(session.account_id, order_id,
+                                       context=_ctx(request, session)))
+
+
+@router.get("/cash")
+def cash(session: ApiSessionDep, broker: BrokerDep,
+         limit: Annotated[int, Query(ge=1, le=500)] = 100) -> dict[str, Any]:
+    p = broker.portfolio(session.account_id)
+    return {
+        "cash_jpy": p.cash_yen, "reserved_jpy": p.reserved_yen, "available_jpy": p.available_yen,
+        "movements": [{"ts": m.ts.isoformat(), "kind": m.kind, "amount_jpy": m.amount_yen,
+                       "balance_after_jpy": m.balance_after_yen, "reference": m.reference}
+                      for m in broker.cash_movements(session.account_id, limit=limit)],
+    }
+
+
+@router.post("/deposits", status_code=201)
+def deposit(body: AmountBody, request: Request, session: ApiSessionDep,
+            broker: BrokerDep) -> dict[str, Any]:
+    """Simulated deposit (the reference brokerage has no real bank link)."""
+    cash_after = broker.deposit(session.account_id, body.amount_jpy,
+                                context=_ctx(request, session))
+    return {"amount_jpy": body.amount_jpy, "cash_jpy": cash_after}
+
+
+@router.post("/withdrawals", status_code=201)
+def withdraw(body: AmountBody, request: Request, session: ApiSessionDep, broker: BrokerDep,
+             idempotency_key: IdemKey = None) -> JSONResponse:
+    return _answer(broker.withdraw(session.account_id, body.amount_jpy,
+                                   context=_ctx(request, session),
+                                   idempotency_key=idempotency_key))
+
+
+@router.get("/bank-account")
+def bank_account(session: ApiSessionDep, broker: BrokerDep) -> dict[str, Any]:
+    bank = broker.bank_account(session.account_id)
+    if bank is None:
+        return {"bank_account": None}
+    return {**bank, "usable_from": bank["usable_from"].isoformat(),
+            "registered_at": bank["registered_at"].isoformat()}
+
+
+@router.put("/bank-account")
+def change_bank_account(body: BankBody, request: Request, session: ApiSessionDep,
+                        broker: BrokerDep) -> dict[str, Any]:
+    return broker.change_bank_account(
+        session.account_id,
+        BankDetails(body.bank_name, body.branch_code, body.number, body.holder),
+        context=_ctx(request, session))
+
+
+@router.get("/profile")
+def profile(session: ApiSessionDep, identity: IdentityDep) -> dict[str, Any]:
+    return identity.profile(session.customer_id)
+
+
+@router.patch("/profile")
+def change_profile(body: ProfileBody, request: Request, session: ApiSessionDep,
+                   identity: IdentityDep) -> dict[str, Any]:
+    if body.email is None and body.phone is None:
+        raise InvalidInput("Send email or phone to change.", field="email")
+    # Each field is its own change (own event, own notice) but the request as a whole
+    # is checked first, so a bad phone does not leave a changed e-mail behind.
+    from kabuguard.identity.services import validate_email, validate_phone
+
+    if body.email is not None:
+        validate_email(body.email)
+    if body.phone is not None:
+        validate_phone(body.phone)
+    ctx = _ctx(request, session)
+    if body.email is not None:
+        identity.change_contact(session.customer_id, field="email", value=body.email, context=ctx)
+    if body.phone is not None:
+        identity.change_contact(session.customer_id, field="phone", value=body.phone, context=ctx)
+    return identity.profile(session.customer_id)

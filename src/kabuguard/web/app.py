@@ -1,0 +1,73 @@
+"""``create_app(settings)``: the ASGI application (customer site, JSON API, later the
+operations console), with its services built once and kept on ``app.state``."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import anyio
+import structlog
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from kabuguard import __version__
+from kabuguard.container import Services, build_services
+from kabuguard.settings import Settings
+from kabuguard.web.errors import install_error_handlers
+from kabuguard.web.security import SecurityHeaders
+
+log = structlog.get_logger(__name__)
+
+
+async def _background(services: Services, interval_seconds: float) -> None:
+    """Runs due orders (market opens, limits reached) and relays the outbox."""
+    while True:
+        try:
+            await anyio.to_thread.run_sync(services.broker.run_due_orders)
+            await anyio.to_thread.run_sync(services.relay.relay_once)
+        except Exception:  # keep the loop alive; the error is logged with its traceback
+            log.exception("background.failed")
+        await asyncio.sleep(interval_seconds)
+
+
+def create_app(settings: Settings, *, services: Services | None = None,
+               background_interval_seconds: float | None = 2.0) -> FastAPI:
+    """Build the app. ``background_interval_seconds=None`` turns the background loop
+    off (tests drive ``run_due_orders`` themselves)."""
+    services = services or build_services(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        task = None
+        if background_interval_seconds:
+            task = asyncio.create_task(_background(services, background_interval_seconds))
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    app = FastAPI(title="kabuguard", version=__version__, lifespan=lifespan,
+                  docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
+    app.state.services = services
+    app.state.settings = settings
+    app.add_middleware(SecurityHeaders)
+    install_error_handlers(app)
+    app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
+
+    from kabuguard.web.api.routes import router as api_router
+    from kabuguard.web.customer.routes import router as customer_router
+
+    app.include_router(api_router)
+    app.include_router(customer_router)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok", "version": __version__}
+
+    return app

@@ -1,0 +1,120 @@
+"""The customer web site (server-rendered, Japanese first, English switch).
+
+Every page resolves the session from the cookie, and the account it acts on comes
+from the session only: no URL or form field can name another customer's account.
+Every POST carries the session's CSRF token (the login form a cookie-bound one).
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Form, Request
+from starlette.responses import RedirectResponse, Response
+
+from kabuguard.identity.interfaces import LoginFailed
+from kabuguard.web.deps import BrokerDep, IdentityDep, LangDep, WebSessionDep
+from kabuguard.web.i18n import LANG_COOKIE_NAME, LANGUAGES, translate
+from kabuguard.web.security import (
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+    check_csrf,
+    ensure_device,
+    request_context,
+    set_cookie,
+)
+from kabuguard.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+
+def safe_next(target: str | None) -> str:
+    """Only same-site paths: an open redirect would help a phishing page.
+
+    >>> safe_next("/orders"), safe_next("https://evil.example/"), safe_next("//evil")
+    ('/orders', '/', '/')
+    """
+    if not target:
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return "/"
+    return target
+
+
+@router.get("/lang/{code}")
+def switch_language(code: str, request: Request, next: str = "/") -> Response:  # noqa: A002
+    response = RedirectResponse(safe_next(next), status_code=303)
+    if code in LANGUAGES:
+        set_cookie(response, LANG_COOKIE_NAME, code, max_age=400 * 24 * 3600)
+    return response
+
+
+@router.get("/login")
+def login_page(request: Request, lang: LangDep, next: str = "/", notice: str = "") -> Response:  # noqa: A002
+    token = secrets.token_urlsafe(32)
+    response = render(request, "customer/login.html", lang=lang, csrf_token=token,
+                      next=safe_next(next), error=None,
+                      notice=translate(f"login.{notice}", lang) if notice in
+                      ("logged_out", "session_ended") else None)
+    set_cookie(response, LOGIN_CSRF_COOKIE, token)
+    ensure_device(request, response)
+    return response
+
+
+@router.post("/login")
+def login_submit(
+    request: Request, identity: IdentityDep, lang: LangDep,
+    login_id: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=256)],
+    csrf_token: Annotated[str, Form(max_length=100)],
+    next: Annotated[str, Form(max_length=500)] = "/",  # noqa: A002
+) -> Response:
+    check_csrf(request.cookies.get(LOGIN_CSRF_COOKIE), csrf_token)
+    probe = Response()
+    ensure_device(request, probe)
+    try:
+        result = identity.login_password(login_id=login_id.strip(), password=password,
+                                         context=request_context(request))
+    except LoginFailed:
+        token = secrets.token_urlsafe(32)
+        response = render(request, "customer/login.html", lang=lang, status_code=401,
+                          csrf_token=token, next=safe_next(next),
+                          error=translate("login.failed", lang), notice=None)
+        set_cookie(response, LOGIN_CSRF_COOKIE, token)
+        _copy_cookies(probe, response)
+        return response
+    response = RedirectResponse(safe_next(next), status_code=303)
+    set_cookie(response, SESSION_COOKIE, result.token)
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
+    _copy_cookies(probe, response)
+    return response
+
+
+def _copy_cookies(source: Response, target: Response) -> None:
+    for key, value in source.raw_headers:
+        if key == b"set-cookie":
+            target.raw_headers.append((key, value))
+
+
+@router.post("/logout")
+def logout(request: Request, identity: IdentityDep, session: WebSessionDep,
+           csrf_token: Annotated[str, Form(max_length=100)]) -> Response:
+    check_csrf(session.csrf_token, csrf_token)
+    identity.logout(request.cookies.get(SESSION_COOKIE, ""),
+                    context=request_context(request, session=session.public_id))
+    response = RedirectResponse("/login?notice=logged_out", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.get("/")
+def portfolio_page(request: Request, session: WebSessionDep, broker: BrokerDep,
+                   identity: IdentityDep, lang: LangDep) -> Response:
+    # The login before this session's, with time and place, so a customer notices a
+    # login that was not theirs (a measure the JSDA guideline lists).
+    previous = identity.previous_login(session.customer_id, before=session.created_at)
+    return render(request, "customer/portfolio.html", lang=lang,
+                  portfolio=broker.portfolio(session.account_id), previous=previous)

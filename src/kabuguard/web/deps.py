@@ -1,0 +1,60 @@
+"""FastAPI dependencies: services from app.state, the customer's session from the
+cookie (site) or the bearer token (API). No module globals."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from kabuguard.broker.services import BrokerService
+from kabuguard.container import Services
+from kabuguard.identity.interfaces import SessionInfo, SessionInvalid
+from kabuguard.identity.services import IdentityService
+from kabuguard.web.i18n import LANG_COOKIE_NAME, pick_language
+from kabuguard.web.security import SESSION_COOKIE
+
+
+def get_services(request: Request) -> Services:
+    return request.app.state.services
+
+
+def get_broker(request: Request) -> BrokerService:
+    return request.app.state.services.broker
+
+
+def get_identity(request: Request) -> IdentityService:
+    return request.app.state.services.identity
+
+
+def get_language(request: Request) -> str:
+    return pick_language(request.cookies.get(LANG_COOKIE_NAME),
+                         request.headers.get("accept-language"))
+
+
+def get_web_session(request: Request, identity: Annotated[IdentityService, Depends(get_identity)]
+                    ) -> SessionInfo:
+    """The logged-in customer of a site page; SessionInvalid sends them to the login page."""
+    info = identity.resolve_session(request.cookies.get(SESSION_COOKIE))
+    request.state.session = info
+    return info
+
+
+def get_api_session(request: Request, identity: Annotated[IdentityService, Depends(get_identity)]
+                    ) -> SessionInfo:
+    """The API client's session from ``Authorization: Bearer <token>``."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise SessionInvalid("Send the session token as 'Authorization: Bearer <token>'.")
+    info = identity.resolve_session(token.strip())
+    request.state.session = info
+    return info
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+BrokerDep = Annotated[BrokerService, Depends(get_broker)]
+IdentityDep = Annotated[IdentityService, Depends(get_identity)]
+LangDep = Annotated[str, Depends(get_language)]
+WebSessionDep = Annotated[SessionInfo, Depends(get_web_session)]
+ApiSessionDep = Annotated[SessionInfo, Depends(get_api_session)]
