@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from factories.customers import PASSWORD, make_customer
 from sqlalchemy import func, select
 
+from factories.customers import PASSWORD, make_customer
 from kabuguard.store.base import Base
 
 

@@ -97,7 +97,6 @@ def test_rehashed_forgery_without_the_key_is_detected(services):
 
 def test_broker_changes_are_chained(services):
     from factories.customers import make_customer
-
     from kabuguard.domain.events import RequestContext
 
     account = make_customer(services, cash_yen=10_000)

@@ -6,9 +6,9 @@ import json
 from datetime import timedelta
 
 import pytest
-from factories.customers import make_customer
 from sqlalchemy import select, text
 
+from factories.customers import make_customer
 from kabuguard.broker.interfaces import BankDetails
 from kabuguard.bus.models import OutboxEvent
 from kabuguard.domain.errors import CoolingOff, InsufficientFunds, InvalidInput
@@ -78,7 +78,7 @@ def test_personal_data_is_encrypted_at_rest(services):
     with services.db.read() as session:
         dump = " ".join(
             str(row) for table in ("customers", "bank_accounts", "outbox", "audit_log")
-            for row in session.execute(text(f"SELECT * FROM {table}")).all()  # noqa: S608
+            for row in session.execute(text(f"SELECT * FROM {table}")).all()
         )
     for secret in ("7654321", "new.addr@example.jp", "08055556666", "ヤマダ ハナコ"):
         assert secret not in dump

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from factories.customers import make_customer
 from sqlalchemy import func, select
 
+from factories.customers import make_customer
 from kabuguard.broker.interfaces import OrderRequest
 from kabuguard.broker.models import (
     Account,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from factories.customers import make_customer
 from sqlalchemy import func, select
 
+from factories.customers import make_customer
 from kabuguard.broker.interfaces import OrderRequest
 from kabuguard.broker.models import Account, Execution, Holding, Order, Quote
 from kabuguard.domain.errors import (

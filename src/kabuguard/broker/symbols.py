@@ -288,7 +288,7 @@ def estimate_daily_volatility(adv_jpy: int) -> float:
     >>> estimate_daily_volatility(70_000_000_000)
     0.015
     >>> estimate_daily_volatility(3_000_000)
-    0.0807
+    0.0828
     """
     level = math.log10(max(adv_jpy, 1))
     points = _VOLATILITY_CURVE
@@ -320,7 +320,7 @@ _TSE_REAL: dict[Market, tuple[tuple[str, str, str, int, int, int], ...]] = {
         ("7974", "Nintendo", "任天堂", 12_500, 6_000_000, 16_300),
         ("6501", "Hitachi", "日立製作所", 4_100, 11_000_000, 19_000),
         ("8316", "Sumitomo Mitsui Financial Group", "三井住友フィナンシャルグループ", 3_700, 12_000_000, 14_800),  # noqa: E501
-        ("8411", "Mizuho Financial Group", "みずほフィナンシャルグループ", 4_100, 8_000_000, 10_400),  # noqa: E501
+        ("8411", "Mizuho Financial Group", "みずほフィナンシャルグループ", 4_100, 8_000_000, 10_400),
         ("9432", "NTT", "日本電信電話", 152, 150_000_000, 13_800),
         ("9433", "KDDI", "KDDI", 2_500, 9_000_000, 10_300),
         ("9434", "SoftBank Corp.", "ソフトバンク", 215, 80_000_000, 10_300),

@@ -16,6 +16,8 @@ from fastapi.staticfiles import StaticFiles
 from kabuguard import __version__
 from kabuguard.container import Services, build_services
 from kabuguard.settings import Settings
+from kabuguard.web.api.routes import router as api_router
+from kabuguard.web.customer.routes import router as customer_router
 from kabuguard.web.errors import install_error_handlers
 from kabuguard.web.security import SecurityHeaders
 
@@ -59,9 +61,6 @@ def create_app(settings: Settings, *, services: Services | None = None,
     app.add_middleware(SecurityHeaders)
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
-
-    from kabuguard.web.api.routes import router as api_router
-    from kabuguard.web.customer.routes import router as customer_router
 
     app.include_router(api_router)
     app.include_router(customer_router)

@@ -14,8 +14,9 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from kabuguard.broker.interfaces import BankDetails, OrderRequest, Outcome
-from kabuguard.domain.events import Channel
 from kabuguard.domain.errors import InvalidInput
+from kabuguard.domain.events import Channel
+from kabuguard.identity.services import validate_email, validate_phone
 from kabuguard.web.deps import ApiSessionDep, BrokerDep, IdentityDep
 from kabuguard.web.security import request_context
 
@@ -190,8 +191,6 @@ def change_profile(body: ProfileBody, request: Request, session: ApiSessionDep,
         raise InvalidInput("Send email or phone to change.", field="email")
     # Each field is its own change (own event, own notice) but the request as a whole
     # is checked first, so a bad phone does not leave a changed e-mail behind.
-    from kabuguard.identity.services import validate_email, validate_phone
-
     if body.email is not None:
         validate_email(body.email)
     if body.phone is not None:

@@ -45,7 +45,7 @@ def safe_next(target: str | None) -> str:
 
 
 @router.get("/lang/{code}")
-def switch_language(code: str, request: Request, next: str = "/") -> Response:  # noqa: A002
+def switch_language(code: str, request: Request, next: str = "/") -> Response:
     response = RedirectResponse(safe_next(next), status_code=303)
     if code in LANGUAGES:
         set_cookie(response, LANG_COOKIE_NAME, code, max_age=400 * 24 * 3600)
@@ -53,7 +53,7 @@ def switch_language(code: str, request: Request, next: str = "/") -> Response:  
 
 
 @router.get("/login")
-def login_page(request: Request, lang: LangDep, next: str = "/", notice: str = "") -> Response:  # noqa: A002
+def login_page(request: Request, lang: LangDep, next: str = "/", notice: str = "") -> Response:
     token = secrets.token_urlsafe(32)
     response = render(request, "customer/login.html", lang=lang, csrf_token=token,
                       next=safe_next(next), error=None,
@@ -70,7 +70,7 @@ def login_submit(
     login_id: Annotated[str, Form(max_length=64)],
     password: Annotated[str, Form(max_length=256)],
     csrf_token: Annotated[str, Form(max_length=100)],
-    next: Annotated[str, Form(max_length=500)] = "/",  # noqa: A002
+    next: Annotated[str, Form(max_length=500)] = "/",
 ) -> Response:
     check_csrf(request.cookies.get(LOGIN_CSRF_COOKIE), csrf_token)
     probe = Response()

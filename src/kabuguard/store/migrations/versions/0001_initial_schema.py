@@ -1,18 +1,17 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-25 19:50:36.306239
 """
 # NOTE (after warehouse): migrations run while the previous release may still be
 # serving. Keep each one backwards compatible: add columns nullable or with a server
 # default, backfill in a later revision, and drop only what no running code reads.
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 
 import kabuguard.store.types
-
 
 revision = '0001'
 down_revision = None
