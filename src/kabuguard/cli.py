@@ -97,10 +97,13 @@ def db_check() -> None:
     """Fail if the models and the migrations disagree."""
     from alembic.util.exc import CommandError
 
+    from kabuguard.store.database import Database
     from kabuguard.store.migrate import check
 
+    settings = _settings()
+    Database(settings.database_url).dispose()  # creates the SQLite folder
     try:
-        check(_settings().database_url)
+        check(settings.database_url)
     except CommandError as exc:
         raise CliError(str(exc)) from None
     out.print("models and migrations agree")
@@ -141,8 +144,10 @@ def serve(
 def _serve(settings: Settings) -> None:
     import uvicorn
 
+    from kabuguard.logs import configure_logging
     from kabuguard.web.app import create_app
 
+    configure_logging()
     application = create_app(settings)
     out.print(f"serving on http://{settings.host}:{settings.port}/ (Ctrl+C stops)")
     uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning",

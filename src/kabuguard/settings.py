@@ -16,6 +16,8 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from kabuguard.broker.market import FxRates
+
 # The demo key is derived from a public string: it protects nothing and is refused
 # outside demo mode, so a production deployment cannot start with it by accident.
 DEMO_DATA_KEY = base64.urlsafe_b64encode(
@@ -45,9 +47,8 @@ class Settings(BaseSettings):
     # "real" follows each exchange's JST hours; "always_open" is for tests and
     # benchmarks that must execute at any hour.
     market_hours: Literal["real", "always_open"] = "real"
-    fx_rates: dict[str, Decimal] = Field(
-        default_factory=lambda: {"USD": Decimal(150), "CNY": Decimal(21), "HKD": Decimal("19.5")}
-    )
+    # Overrides of the default rates (broker.market.FxRates), JPY per unit.
+    fx_rates: dict[str, Decimal] = Field(default_factory=dict)
     max_order_notional_yen: int = Field(default=500_000_000, gt=0)
     max_withdrawal_yen: int = Field(default=100_000_000, gt=0)
 
@@ -57,6 +58,12 @@ class Settings(BaseSettings):
         if not value.startswith(("sqlite", "postgresql")):
             msg = "KABUGUARD_DATABASE_URL must be a sqlite:/// or postgresql:// URL"
             raise ValueError(msg)
+        return value
+
+    @field_validator("fx_rates")
+    @classmethod
+    def _known_currencies(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
+        FxRates.from_mapping(value)  # raises ValueError naming the bad entry
         return value
 
     @model_validator(mode="after")

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from factories.customers import make_customer
-
 from kabuguard.domain.events import RequestContext
 
 

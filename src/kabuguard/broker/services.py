@@ -163,6 +163,12 @@ class BrokerService:
         return account
 
     def _lock_quote(self, session: Session, sym: Symbol, now: datetime) -> Quote:
+        lock = select(Quote).where(Quote.symbol == sym.symbol).with_for_update()
+        quote = session.execute(lock).scalar_one_or_none()
+        if quote is not None:
+            return quote
+        # First trade in this symbol: two requests may race to create its row, so the
+        # insert yields to the winner and both then lock the one row.
         table = Quote.__table__
         insert = sqlite_insert if self.db.is_sqlite else pg_insert
         session.execute(
@@ -170,9 +176,7 @@ class BrokerService:
                                  impact=0.0, updated_at=now)
             .on_conflict_do_nothing(index_elements=["symbol"])
         )
-        return session.execute(
-            select(Quote).where(Quote.symbol == sym.symbol).with_for_update()
-        ).scalar_one()
+        return session.execute(lock).scalar_one()
 
     def _move_cash(self, session: Session, account: Account, amount_yen: int, kind: str,
                    reference: str | None, now: datetime) -> None:

@@ -35,6 +35,7 @@ from functools import lru_cache
 from importlib.resources import files
 from itertools import pairwise
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from kabuguard.broker.market import (
@@ -63,28 +64,17 @@ DATA_FILE = "symbols.jsonl"
 
 # Symbols per market in the generated universe (real names included). About two thirds
 # of the list is Japanese because the brokerage's customers mostly trade at home.
-MARKET_TARGETS: Mapping[Market, int] = {
-    Market.TSE_PRIME: 600,
-    Market.TSE_STANDARD: 400,
-    Market.TSE_GROWTH: 300,
-    Market.SSE: 150,
-    Market.SZSE: 150,
-    Market.HKEX: 150,
-    Market.NYSE: 150,
-    Market.NASDAQ: 150,
-}
-
-# Interchange fields (EVENTS.md) first, then ours; also the order of keys in a line.
-_INTERCHANGE_FIELDS = (
-    "symbol",
-    "market",
-    "name",
-    "currency",
-    "price",
-    "adv_shares",
-    "adv_jpy",
-    "market_cap_jpy",
-    "lot_size",
+MARKET_TARGETS: Mapping[Market, int] = MappingProxyType(
+    {
+        Market.TSE_PRIME: 600,
+        Market.TSE_STANDARD: 400,
+        Market.TSE_GROWTH: 300,
+        Market.SSE: 150,
+        Market.SZSE: 150,
+        Market.HKEX: 150,
+        Market.NYSE: 150,
+        Market.NASDAQ: 150,
+    }
 )
 
 
@@ -825,13 +815,12 @@ class _Generator:
         return self.unique(lambda: f"{self.rng.randint(1301, 9997):04d}", self.codes)
 
     def china_code(self, market: Market, *, star_or_chinext: bool) -> str:
+        # SSE main board 600xxx-605xxx, STAR Market 688xxx; SZSE main board 000xxx-003xxx,
+        # ChiNext 300xxx-301xxx.
         if market is Market.SSE:
-            ranges = ((688000, 688999),) if star_or_chinext else ((600000, 605999),)
-            suffix = "SS"
+            (low, high), suffix = (688000, 688999) if star_or_chinext else (600000, 605999), "SS"
         else:
-            ranges = ((300000, 301599),) if star_or_chinext else ((1, 3999),)
-            suffix = "SZ"
-        low, high = ranges[0]
+            (low, high), suffix = (300000, 301599) if star_or_chinext else (1, 3999), "SZ"
         return self.unique(lambda: f"{self.rng.randint(low, high):06d}.{suffix}", self.codes)
 
     def hk_code(self, *, gem: bool) -> str:
@@ -1060,8 +1049,10 @@ def _cents(price: str) -> int:
 def generate_universe(seed: int = DEFAULT_SEED) -> list[Symbol]:
     """Return the symbol universe for ``seed``, sorted by market then code.
 
-    Deterministic: the same seed gives the same list on every run and platform that
-    shares CPython's ``random`` and IEEE-754 ``math`` (all supported ones).
+    Deterministic: the same seed gives the same list on every run. CPython's ``random``
+    algorithms are stable across versions; a platform whose ``libm`` rounded ``log`` or
+    ``exp`` differently in the last bit could in principle flip one rounded figure, which
+    the byte-for-byte test would catch.
     """
     generator = _Generator(seed)
     # Register every real code and name first, so no generated one can take them.

@@ -3,12 +3,12 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from factories.customers import PASSWORD, make_customer
 from sqlalchemy import select
 
+from factories.customers import PASSWORD, make_customer
+from kabuguard.domain.events import RequestContext
 from kabuguard.identity.interfaces import LoginFailed, SessionInvalid, WeakPassword
 from kabuguard.identity.models import Customer
-from kabuguard.domain.events import RequestContext
 
 CTX = RequestContext(ip="198.51.100.7", user_agent="Mozilla/5.0 test")
 

@@ -23,7 +23,10 @@ def test_times_round_trip_as_aware_utc(services):
 
 
 def test_naive_datetimes_are_refused(services):
-    with pytest.raises(Exception, match="naive datetime"), services.db.write() as session:
-        session.add(LoginRecord(customer_id=None, ts=datetime(2025, 1, 1), ip="::1",  # noqa: DTZ001
-                                user_agent=None, channel="web", outcome="x", success=False))
-        session.flush()
+    record = LoginRecord(customer_id=None, ts=datetime(2025, 1, 1), ip="::1",  # noqa: DTZ001
+                         user_agent=None, channel="web", outcome="x", success=False)
+    with services.db.write() as session:
+        session.add(record)
+        with pytest.raises(Exception, match="naive datetime"):
+            session.flush()
+        session.rollback()
