@@ -17,7 +17,12 @@ from kabuguard import __version__
 from kabuguard.container import Services, build_services
 from kabuguard.settings import Settings
 from kabuguard.web.api.routes import router as api_router
+from kabuguard.web.customer.bank import router as bank_router
+from kabuguard.web.customer.cash import router as cash_router
+from kabuguard.web.customer.orders import router as orders_router
+from kabuguard.web.customer.profile import router as profile_router
 from kabuguard.web.customer.routes import router as customer_router
+from kabuguard.web.customer.trade import router as trade_router
 from kabuguard.web.errors import install_error_handlers
 from kabuguard.web.security import SecurityHeaders
 
@@ -64,6 +69,11 @@ def create_app(settings: Settings, *, services: Services | None = None,
 
     app.include_router(api_router)
     app.include_router(customer_router)
+    app.include_router(trade_router)
+    app.include_router(orders_router)
+    app.include_router(cash_router)
+    app.include_router(bank_router)
+    app.include_router(profile_router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

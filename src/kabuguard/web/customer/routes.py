@@ -15,6 +15,7 @@ from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
 
 from kabuguard.identity.interfaces import LoginFailed
+from kabuguard.web.customer.forms import no_store
 from kabuguard.web.deps import BrokerDep, IdentityDep, LangDep, WebSessionDep
 from kabuguard.web.i18n import LANG_COOKIE_NAME, LANGUAGES, translate
 from kabuguard.web.security import (
@@ -88,9 +89,15 @@ def login_submit(
         return response
     response = RedirectResponse(safe_next(next), status_code=303)
     set_cookie(response, SESSION_COOKIE, result.token)
-    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/")
+    clear_cookie(response, LOGIN_CSRF_COOKIE)
     _copy_cookies(probe, response)
     return response
+
+
+def clear_cookie(response: Response, name: str) -> None:
+    """Delete a cookie with the attributes it was set with: Starlette's default
+    deletion header is neither Secure nor HttpOnly and is SameSite=Lax."""
+    response.delete_cookie(name, path="/", secure=True, httponly=True, samesite="strict")
 
 
 def _copy_cookies(source: Response, target: Response) -> None:
@@ -106,7 +113,7 @@ def logout(request: Request, identity: IdentityDep, session: WebSessionDep,
     identity.logout(request.cookies.get(SESSION_COOKIE, ""),
                     context=request_context(request, session=session.public_id))
     response = RedirectResponse("/login?notice=logged_out", status_code=303)
-    response.delete_cookie(SESSION_COOKIE, path="/")
+    clear_cookie(response, SESSION_COOKIE)
     return response
 
 
@@ -116,5 +123,5 @@ def portfolio_page(request: Request, session: WebSessionDep, broker: BrokerDep,
     # The login before this session's, with time and place, so a customer notices a
     # login that was not theirs (a measure the JSDA guideline lists).
     previous = identity.previous_login(session.customer_id, before=session.created_at)
-    return render(request, "customer/portfolio.html", lang=lang,
-                  portfolio=broker.portfolio(session.account_id), previous=previous)
+    return no_store(render(request, "customer/portfolio.html", lang=lang,
+                           portfolio=broker.portfolio(session.account_id), previous=previous))
