@@ -71,7 +71,8 @@ TABLE_START = "<!-- results:start -->"
 TABLE_END = "<!-- results:end -->"
 HEADER = ("| date (UTC) | command | machine | backend | orders | conc. | orders/s | p50 ms | "
           "p90 ms | p99 ms | max ms | errors | healthz req/s | orders ÷ healthz | "
-          "server CPU ms/order | client CPU ms/order | db CPU ms/order | goal met |")
+          "server CPU ms/order | client CPU ms/order | db CPU ms/order | others' CPU (cores) | "
+          "goal met |")
 RULE = "|" + "---|" * HEADER.count(" |")
 
 
@@ -154,6 +155,13 @@ class Phase:
         if not bad:
             return "0"
         return ", ".join(f"{k}×{v}" for k, v in sorted(bad.items()))
+
+    @property
+    def others_cores(self) -> float:
+        """Cores busy with anything but the server, this client and PostgreSQL: the
+        noise of a shared machine during the phase."""
+        mine = self.server_cpu_s + self.client_cpu_s + self.db_cpu_s
+        return max(0.0, self.machine_busy_s - mine) / self.wall_s if self.wall_s else 0.0
 
     def per_ok_ms(self, cpu_s: float) -> float:
         return cpu_s / self.ok * 1000 if self.ok else float("nan")
@@ -453,7 +461,7 @@ def row(r: BackendResult, when: str, cmd: str, host: str) -> str:
              f"{o.rate:,.0f}", f"{o.pct(50):.1f}", f"{o.pct(90):.1f}", f"{o.pct(99):.1f}",
              f"{max(o.latencies_ms, default=float('nan')):.1f}", o.error_text(),
              f"{h.rate:,.0f}", f"{ratio:.2f}", f"{o.per_ok_ms(o.server_cpu_s):.2f}",
-             f"{o.per_ok_ms(o.client_cpu_s):.2f}", db,
+             f"{o.per_ok_ms(o.client_cpu_s):.2f}", db, f"{o.others_cores:.2f}",
              "yes" if goal_met(r) else "**no**"]
     return "| " + " | ".join(cells) + " |"
 
@@ -467,8 +475,8 @@ def details(r: BackendResult) -> str:
             f"p50 {p.pct(50):.1f} p90 {p.pct(90):.1f} p99 {p.pct(99):.1f} "
             f"max {max(p.latencies_ms, default=float('nan')):.1f} ms; errors {p.error_text()}; "
             f"CPU s: server {p.server_cpu_s:.1f}, client {p.client_cpu_s:.1f}, "
-            f"postgres {p.db_cpu_s:.1f}, machine busy {cores:.2f} of "
-            f"{len(os.sched_getaffinity(0))} cores")
+            f"postgres {p.db_cpu_s:.1f}; machine busy {cores:.2f} of "
+            f"{len(os.sched_getaffinity(0))} cores, {p.others_cores:.2f} of them others'")
     return "\n".join(lines)
 
 

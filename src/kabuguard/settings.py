@@ -17,6 +17,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kabuguard.broker.market import FxRates
+from kabuguard.crypto import FieldCipher
 
 # The demo key is derived from a public string: it protects nothing and is refused
 # outside demo mode, so a production deployment cannot start with it by accident.
@@ -37,7 +38,6 @@ class Settings(BaseSettings):
     # Fernet key (32 url-safe base64 bytes) for personal data at rest; several keys,
     # comma separated, rotate: the first encrypts, all decrypt.
     data_key: str | None = None
-    session_secret: str | None = None
     host: str = "localhost"
     port: int = Field(default=8000, ge=1, le=65535)
     # A new withdrawal account may not receive money until this has passed.
@@ -79,19 +79,13 @@ class Settings(BaseSettings):
             if self.data_key.split(",")[0].strip() == DEMO_DATA_KEY:
                 msg = "KABUGUARD_DATA_KEY is the public demo key; generate a real one"
                 raise ValueError(msg)
-            if not self.session_secret:
-                msg = "KABUGUARD_SESSION_SECRET is not set (production mode needs one)"
-                raise ValueError(msg)
+        FieldCipher(self.data_keys)  # a malformed key fails here, at start, naming it
         return self
 
     @property
     def data_keys(self) -> list[str]:
         raw = self.data_key or DEMO_DATA_KEY
         return [k.strip() for k in raw.split(",") if k.strip()]
-
-    @property
-    def signing_secret(self) -> str:
-        return self.session_secret or "kabuguard-demo-session-secret"
 
     @property
     def is_sqlite(self) -> bool:
