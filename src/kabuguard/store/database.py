@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,8 +19,10 @@ class Database:
     ``write()`` opens a transaction that will change data. On SQLite it starts with
     ``BEGIN IMMEDIATE`` so the write lock is taken up front: a deferred transaction that
     reads and then writes can fail at once with SQLITE_BUSY instead of waiting, which
-    would surface as spurious errors under concurrency. ``read()`` stays deferred so
-    readers never queue behind writers (WAL mode).
+    would surface as spurious errors under concurrency. Writers of one process also
+    queue on a lock of their own first: SQLite's busy handler waits by sleeping and
+    polling, which under load turns into tail latencies of seconds, while a lock hands
+    over at once. ``read()`` stays deferred so readers never queue behind writers (WAL).
     """
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
@@ -40,11 +44,12 @@ class Database:
             expire_on_commit=False,
         )
         self._reader = sessionmaker(bind=self.engine, expire_on_commit=False)
+        self._write_lock = threading.Lock() if self.is_sqlite else contextlib.nullcontext()
 
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A session in one transaction: committed on success, rolled back on error."""
-        with self._writer() as session, session.begin():
+        with self._write_lock, self._writer() as session, session.begin():
             yield session
 
     @contextmanager

@@ -9,10 +9,10 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
-from factories.customers import PASSWORD, make_customer
 from jsonschema import Draft202012Validator, FormatChecker
 from sqlalchemy import select
 
+from factories.customers import PASSWORD, make_customer
 from kabuguard.broker.interfaces import BankDetails, OrderRequest
 from kabuguard.bus.models import OutboxEvent
 from kabuguard.domain.events import Channel, RequestContext

@@ -12,7 +12,6 @@ from kabuguard.broker.services import BrokerService
 from kabuguard.domain.errors import KabuguardError
 from kabuguard.identity.interfaces import SessionInfo
 from kabuguard.web.customer.forms import (
-    error_field,
     error_text,
     new_form_key,
     no_store,
@@ -65,14 +64,14 @@ def withdraw(request: Request, session: WebSessionDep, broker: BrokerDep, lang: 
     except KabuguardError as exc:
         return _render_cash(request, broker, session, lang,
                             withdraw_error=error_text(exc, lang), withdraw_amount=amount_jpy,
-                            field=error_field(exc), status_code=exc.status)
+                            withdraw_error_code=exc.code, status_code=exc.status)
     return RedirectResponse("/cash?notice=withdrawn", status_code=303)
 
 
 def _render_cash(request: Request, broker: BrokerService, session: SessionInfo, lang: str, *,
                  notice: str | None = None, deposit_error: str | None = None,
                  withdraw_error: str | None = None, deposit_amount: str = "",
-                 withdraw_amount: str = "", field: str | None = None,
+                 withdraw_amount: str = "", withdraw_error_code: str | None = None,
                  status_code: int = 200) -> Response:
     bank = broker.bank_account(session.account_id)
     now = broker.clock()
@@ -82,5 +81,6 @@ def _render_cash(request: Request, broker: BrokerService, session: SessionInfo, 
         cooling_off=bank is not None and now < bank["usable_from"],
         movements=broker.cash_movements(session.account_id, limit=LEDGER_LIMIT),
         notice=notice, deposit_error=deposit_error, withdraw_error=withdraw_error,
-        deposit_amount=deposit_amount, withdraw_amount=withdraw_amount, field=field,
+        deposit_amount=deposit_amount, withdraw_amount=withdraw_amount,
+        withdraw_error_code=withdraw_error_code,
         csrf_token=session.csrf_token, idempotency_key=new_form_key()))

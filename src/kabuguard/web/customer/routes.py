@@ -70,7 +70,7 @@ def login_submit(
     request: Request, identity: IdentityDep, lang: LangDep,
     login_id: Annotated[str, Form(max_length=64)],
     password: Annotated[str, Form(max_length=256)],
-    csrf_token: Annotated[str, Form(max_length=100)],
+    csrf_token: Annotated[str, Form(max_length=100)] = "",
     next: Annotated[str, Form(max_length=500)] = "/",
 ) -> Response:
     check_csrf(request.cookies.get(LOGIN_CSRF_COOKIE), csrf_token)
@@ -108,7 +108,7 @@ def _copy_cookies(source: Response, target: Response) -> None:
 
 @router.post("/logout")
 def logout(request: Request, identity: IdentityDep, session: WebSessionDep,
-           csrf_token: Annotated[str, Form(max_length=100)]) -> Response:
+           csrf_token: Annotated[str, Form(max_length=100)] = "") -> Response:
     check_csrf(session.csrf_token, csrf_token)
     identity.logout(request.cookies.get(SESSION_COOKIE, ""),
                     context=request_context(request, session=session.public_id))

@@ -101,7 +101,9 @@ def _render_trade(request: Request, broker: BrokerService, session: SessionInfo,
                   *, symbol: str, query: str, form: dict[str, str] | None,
                   error: str | None = None, field: str | None = None,
                   status_code: int = 200) -> Response:
-    results = broker.search_symbols(query) if query else []
+    # Each match with its current price, not the symbol master's reference price.
+    results = [(sym, broker.quote(sym.symbol)) for sym in broker.search_symbols(query)] \
+        if query else []
     view = None
     if symbol:
         try:
