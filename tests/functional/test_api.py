@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from factories.customers import PASSWORD, make_customer
+from kabuguard.domain.errors import NotFound
 from kabuguard.store.base import Base
 
 
@@ -137,6 +138,28 @@ def test_withdrawal_and_bank_change(client, customer):
     blocked = client.post("/api/v1/withdrawals", json={"amount_jpy": 1_000}, headers=auth)
     assert blocked.status_code == 409
     assert blocked.json()["error"] == "bank_account_cooling_off"
+
+
+def test_deposit_with_idempotency_key_credits_once(client, customer):
+    _, auth = customer
+    headers = {**auth, "Idempotency-Key": "dep-0000001"}
+    first = client.post("/api/v1/deposits", json={"amount_jpy": 5_000}, headers=headers)
+    second = client.post("/api/v1/deposits", json={"amount_jpy": 5_000}, headers=headers)
+    assert first.status_code == second.status_code == 201
+    assert first.json() == second.json() == {"amount_jpy": 5_000, "cash_jpy": 3_005_000}
+
+
+def test_another_customers_order_is_not_found(client, customer, services, api_login):
+    _, auth = customer
+    order = client.post("/api/v1/orders", headers=auth,
+                        json={"symbol": "7203", "side": "buy", "quantity": 100}).json()
+    make_customer(services, login_id="other-customer")
+    other = api_login("other-customer", PASSWORD)
+    r = client.post(f"/api/v1/orders/{order['id']}/cancel", headers=other)
+    assert r.status_code == 404
+    with pytest.raises(NotFound):
+        services.broker.order(customer[0] + "0", order["id"])
+    assert services.broker.order(customer[0], order["id"])["id"] == order["id"]
 
 
 def test_openapi_lists_the_api(client):

@@ -391,9 +391,14 @@ def test_cash_page_shows_balances_bank_and_demo_label(client, services, customer
 
 
 def test_deposit_and_withdraw(client, services, customer):
-    r = client.post("/cash/deposit", data={"csrf_token": csrf(client, "/cash"),
-                                           "amount_jpy": "50,000"}, follow_redirects=False)
-    assert r.headers["location"] == "/cash?notice=deposited"
+    page = client.get("/cash")
+    deposit_key = hidden(page.text.split('action="/cash/deposit"')[1], "idempotency_key")
+    for _ in range(2):  # a double-submitted deposit form credits once
+        r = client.post("/cash/deposit", data={"csrf_token": csrf(client, "/cash"),
+                                               "amount_jpy": "50,000",
+                                               "idempotency_key": deposit_key},
+                        follow_redirects=False)
+        assert r.headers["location"] == "/cash?notice=deposited"
     page = client.get("/cash")
     form_key = hidden(page.text, "idempotency_key")
     r = client.post("/cash/withdraw", data={"csrf_token": csrf(client, "/cash"),

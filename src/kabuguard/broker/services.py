@@ -58,7 +58,7 @@ from kabuguard.domain.errors import (
     UnknownAccount,
     UnknownSymbol,
 )
-from kabuguard.domain.events import Event, EventType, RequestContext
+from kabuguard.domain.events import Event, EventType, RequestContext, format_ts_jst
 from kabuguard.domain.ids import new_id
 from kabuguard.journal import Journal
 from kabuguard.store.database import Database
@@ -452,6 +452,17 @@ class BrokerService:
         ).scalar_one_or_none()
         return order_to_dict(order, sym, fill)
 
+    def order(self, account_id: str, order_id: str) -> dict[str, Any]:
+        """One of the account's orders; NotFound for an unknown id or another's order."""
+        with self.db.read() as session:
+            row = session.execute(
+                select(Order, Execution).outerjoin(Execution, Execution.order_id == Order.id)
+                .where(Order.id == order_id, Order.account_id == account_id)
+            ).first()
+            if row is None:
+                raise NotFound("No such order.", order_id=order_id[:40])
+            return order_to_dict(row[0], self.symbols[row[0].symbol], row[1])
+
     def orders(self, account_id: str, *, limit: int = 100) -> list[dict[str, Any]]:
         with self.db.read() as session:
             rows = session.execute(
@@ -501,17 +512,25 @@ class BrokerService:
             raise InvalidInput(f"The amount may not exceed ¥{limit:,}.", field="amount_jpy")
         return amount_yen
 
-    def deposit(self, account_id: str, amount_yen: int, *, context: RequestContext) -> int:
-        """Simulated deposit (a real firm's bank transfer arrives here). Returns cash."""
+    def deposit(self, account_id: str, amount_yen: int, *, context: RequestContext,
+                idempotency_key: str | None = None) -> Outcome:
+        """Simulated deposit (a real firm's bank transfer arrives here)."""
+        self._check_key(idempotency_key)
         self._check_amount(amount_yen, self.max_withdrawal_yen)
+        request_hash = _hash_request({"op": "deposit", "amount": amount_yen})
         now = self.clock()
         with self.db.write() as session:
             account = self._lock_account(session, account_id)
+            replay = self._replay(session, account_id, idempotency_key, request_hash)
+            if replay is not None:
+                return replay
             self._move_cash(session, account, amount_yen, "deposit", None, now)
             self.journal.record(session, Event(new_id("evt"), now, EventType.DEPOSIT,
                                                account_id, context, {"amount_jpy": amount_yen}),
                                 actor=f"customer:{account_id}")
-            return account.cash_yen
+            outcome = Outcome(201, {"amount_jpy": amount_yen, "cash_jpy": account.cash_yen})
+            self._remember(session, account_id, idempotency_key, request_hash, outcome, now)
+        return outcome
 
     def withdraw(self, account_id: str, amount_yen: int, *, context: RequestContext,
                  idempotency_key: str | None = None) -> Outcome:
@@ -532,7 +551,7 @@ class BrokerService:
             if now < bank.usable_from:
                 raise CoolingOff(
                     "The registered bank account was changed recently; withdrawals to it "
-                    f"are possible from {bank.usable_from.isoformat()} (UTC).",
+                    f"are possible from {format_ts_jst(bank.usable_from)}.",
                     usable_from=bank.usable_from.isoformat())
             available = account.cash_yen - account.reserved_yen
             if amount_yen > available:

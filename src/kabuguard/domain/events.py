@@ -86,3 +86,13 @@ def format_ts(ts: datetime) -> str:
         msg = "event timestamps must be timezone-aware"
         raise ValueError(msg)
     return ts.astimezone(JST).isoformat(timespec="milliseconds")
+
+
+def format_ts_jst(ts: datetime) -> str:
+    """A time for people, in JST.
+
+    >>> from datetime import UTC
+    >>> format_ts_jst(datetime(2025, 4, 11, 1, 0, tzinfo=UTC))
+    '2025-04-11 10:00 JST'
+    """
+    return ts.astimezone(JST).strftime("%Y-%m-%d %H:%M JST")

@@ -35,8 +35,9 @@ class SecurityHeaders(BaseHTTPMiddleware):
         h["Referrer-Policy"] = "no-referrer"
         h["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
         h["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
-        if request.url.path.startswith(("/api/", "/account", "/login", "/orders", "/cash",
-                                        "/bank", "/profile", "/quote")):
+        # Every page shows or changes a customer's money: nothing but static assets
+        # may be kept by a browser or a shared proxy.
+        if not request.url.path.startswith("/static/"):
             h["Cache-Control"] = "no-store"
         return response
 

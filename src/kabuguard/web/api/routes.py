@@ -145,12 +145,12 @@ def cash(session: ApiSessionDep, broker: BrokerDep,
 
 
 @router.post("/deposits", status_code=201)
-def deposit(body: AmountBody, request: Request, session: ApiSessionDep,
-            broker: BrokerDep) -> dict[str, Any]:
+def deposit(body: AmountBody, request: Request, session: ApiSessionDep, broker: BrokerDep,
+            idempotency_key: IdemKey = None) -> JSONResponse:
     """Simulated deposit (the reference brokerage has no real bank link)."""
-    cash_after = broker.deposit(session.account_id, body.amount_jpy,
-                                context=_ctx(request, session))
-    return {"amount_jpy": body.amount_jpy, "cash_jpy": cash_after}
+    return _answer(broker.deposit(session.account_id, body.amount_jpy,
+                                  context=_ctx(request, session),
+                                  idempotency_key=idempotency_key))
 
 
 @router.post("/withdrawals", status_code=201)

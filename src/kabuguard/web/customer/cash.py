@@ -38,13 +38,15 @@ def cash_page(request: Request, session: WebSessionDep, broker: BrokerDep, lang:
 @router.post("/cash/deposit")
 def deposit(request: Request, session: WebSessionDep, broker: BrokerDep, lang: LangDep,
             csrf_token: Annotated[str, Form(max_length=200)] = "",
-            amount_jpy: Annotated[str, Form(max_length=30)] = "") -> Response:
+            amount_jpy: Annotated[str, Form(max_length=30)] = "",
+            idempotency_key: Annotated[str, Form(max_length=100)] = "") -> Response:
     """A simulated deposit: the reference brokerage has no bank link, so this stands
     in for the customer's bank transfer arriving."""
     check_csrf(session.csrf_token, csrf_token)
     try:
         broker.deposit(session.account_id, parse_whole(amount_jpy, field="amount_jpy"),
-                       context=request_context(request, session=session.public_id))
+                       context=request_context(request, session=session.public_id),
+                       idempotency_key=idempotency_key or None)
     except KabuguardError as exc:
         return _render_cash(request, broker, session, lang, deposit_error=error_text(exc, lang),
                             deposit_amount=amount_jpy, status_code=exc.status)
@@ -83,4 +85,5 @@ def _render_cash(request: Request, broker: BrokerService, session: SessionInfo, 
         notice=notice, deposit_error=deposit_error, withdraw_error=withdraw_error,
         deposit_amount=deposit_amount, withdraw_amount=withdraw_amount,
         withdraw_error_code=withdraw_error_code,
-        csrf_token=session.csrf_token, idempotency_key=new_form_key()))
+        csrf_token=session.csrf_token, idempotency_key=new_form_key(),
+        deposit_key=new_form_key()))

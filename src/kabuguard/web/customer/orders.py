@@ -10,7 +10,7 @@ from starlette.responses import RedirectResponse, Response
 
 from kabuguard.broker.market import MINOR_PER_UNIT, Currency
 from kabuguard.broker.services import BrokerService
-from kabuguard.domain.errors import KabuguardError, NotFound, UnknownSymbol
+from kabuguard.domain.errors import KabuguardError, UnknownSymbol
 from kabuguard.identity.interfaces import SessionInfo
 from kabuguard.web.customer.display import CANCELLABLE
 from kabuguard.web.customer.forms import error_text, no_store, notice_text
@@ -24,7 +24,6 @@ router = APIRouter(include_in_schema=False)
 HISTORY_LIMIT = 200
 # The broker has no single-order lookup yet; the confirmation page finds the order
 # among the account's latest ones (an order just placed is always among them).
-LOOKUP_LIMIT = 500
 NOTICES = {"placed": "orders.notice_placed", "cancelled": "orders.notice_cancelled"}
 
 
@@ -66,10 +65,7 @@ def cancel_order(order_id: str, request: Request, session: WebSessionDep, broker
 
 
 def _find_order(broker: BrokerService, account_id: str, order_id: str) -> dict[str, Any]:
-    for order in broker.orders(account_id, limit=LOOKUP_LIMIT):
-        if order["id"] == order_id:
-            return with_display(order)
-    raise NotFound("No such order.", order_id=order_id[:40])
+    return with_display(broker.order(account_id, order_id))
 
 
 def with_display(order: dict[str, Any]) -> dict[str, Any]:
