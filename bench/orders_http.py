@@ -4,9 +4,10 @@ For each backend: a fresh database (a SQLite file in a temp dir, or a PostgreSQL
 database ``kg_bench_<pid>`` on 127.0.0.1:5432, dropped at the end even on error), the
 migrations, customers with far more cash and shares than the run can use, then the real
 server (``kabuguard serve``) in its own process. Every customer logs in before the
-timed part (argon2id is slow on purpose). The load generator (this process: asyncio +
-one httpx.AsyncClient with a pool of C connections, closed loop, C requests in flight)
-then sends:
+timed part (argon2id is slow on purpose). The load generator (this process, asyncio,
+closed loop, C requests in flight on C keep-alive connections; by default a small
+hand-written HTTP/1.1 client that leaves the CPU to the server, ``--client httpx`` for
+one httpx.AsyncClient with a pool of C connections) then sends:
 
 1. a warm-up of market orders (not counted);
 2. ``GET /healthz`` N times: the ceiling of this client against this server on this
@@ -23,7 +24,7 @@ Traffic goes to 127.0.0.1 only. Every phase is bounded in count and in time
 (``--time-limit`` seconds), so a run always ends by itself.
 
     .venv/bin/python bench/orders_http.py [--backend sqlite|postgres|both]
-        [--orders N] [--concurrency C] [--warmup N]
+        [--orders N] [--concurrency C] [--warmup N] [--client raw|httpx]
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import platform
 import random
@@ -43,10 +45,11 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 import httpx
 import psycopg
@@ -69,7 +72,7 @@ GOAL_ORDERS_PER_S = 500.0
 GOAL_P99_MS = 50.0
 TABLE_START = "<!-- results:start -->"
 TABLE_END = "<!-- results:end -->"
-HEADER = ("| date (UTC) | command | machine | backend | orders | conc. | orders/s | p50 ms | "
+HEADER = ("| date (UTC) | code | command | machine | backend | orders | conc. | orders/s | p50 ms | "
           "p90 ms | p99 ms | max ms | errors | healthz req/s | orders ÷ healthz | "
           "server CPU ms/order | client CPU ms/order | db CPU ms/order | others' CPU (cores) | "
           "goal met |")
@@ -151,7 +154,7 @@ class Phase:
         if self.not_filled:
             bad["201 not filled"] = self.not_filled
         if self.timed_out:
-            bad["unsent (time limit)"] = self.count - sum(self.statuses.values())
+            bad["not completed (time limit)"] = self.count - sum(self.statuses.values())
         if not bad:
             return "0"
         return ", ".join(f"{k}×{v}" for k, v in sorted(bad.items()))
@@ -182,30 +185,130 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[int(min(rank, len(ordered))) - 1]
 
 
-Send = Callable[[httpx.AsyncClient, int], Awaitable[httpx.Response]]
+@dataclass(frozen=True)
+class Req:
+    method: str
+    path: str
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes = b""
 
 
-async def run_phase(client: httpx.AsyncClient, phase: Phase, send: Send, *, expect: int,
-                    server_pid: int, time_limit: float, check_filled: bool = False) -> Phase:
+class Conn(Protocol):
+    async def request(self, req: Req) -> tuple[int, bytes]: ...
+
+    async def aclose(self) -> None: ...
+
+
+class RawConn:
+    """One keep-alive HTTP/1.1 connection, written and parsed by hand: a load generator
+    that costs the machine far less CPU per request than a general HTTP client, so that
+    more of the 2 cores is left to the server under test."""
+
+    def __init__(self, host: str, port: int, timeout: float) -> None:
+        self.host, self.port, self.timeout = host, port, timeout
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(self, req: Req) -> tuple[int, bytes]:
+        head = (f"{req.method} {req.path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+                + "".join(f"{k}: {v}\r\n" for k, v in req.headers)
+                + f"Content-Length: {len(req.body)}\r\n\r\n")
+        try:
+            async with asyncio.timeout(self.timeout):
+                if self.writer is None:
+                    self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+                assert self.reader is not None
+                self.writer.write(head.encode("latin-1") + req.body)
+                status, headers = parse_head(await self.reader.readuntil(b"\r\n\r\n"))
+                if headers.get("transfer-encoding", "").lower() == "chunked":
+                    body = await self._chunked(self.reader)
+                else:
+                    body = await self.reader.readexactly(int(headers.get("content-length", "0")))
+        except BaseException:
+            await self.aclose()
+            raise
+        if headers.get("connection", "").lower() == "close":
+            await self.aclose()
+        return status, body
+
+    @staticmethod
+    async def _chunked(reader: asyncio.StreamReader) -> bytes:
+        parts = []
+        while size := int((await reader.readuntil(b"\r\n")).split(b";")[0], 16):
+            parts.append(await reader.readexactly(size + 2))
+        await reader.readuntil(b"\r\n")  # no trailers are sent by the server
+        return b"".join(p[:-2] for p in parts)
+
+    async def aclose(self) -> None:
+        writer, self.reader, self.writer = self.writer, None, None
+        if writer is not None:
+            writer.close()
+            with contextlib.suppress(OSError):
+                await writer.wait_closed()
+
+
+def parse_head(raw: bytes) -> tuple[int, dict[str, str]]:
+    """Status code and lower-cased headers of a response head.
+
+    >>> parse_head(b"HTTP/1.1 201 Created\\r\\nContent-Length: 2\\r\\n\\r\\n")
+    (201, {'content-length': '2'})
+    """
+    lines = raw.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    headers = {}
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        if sep:
+            headers[name.strip().lower()] = value.strip()
+    return status, headers
+
+
+class HttpxConn:
+    """All workers share one httpx.AsyncClient (its pool holds C connections)."""
+
+    def __init__(self, client: httpx.AsyncClient) -> None:
+        self.client = client
+
+    async def request(self, req: Req) -> tuple[int, bytes]:
+        r = await self.client.request(req.method, req.path, headers=dict(req.headers),
+                                      content=req.body or None)
+        return r.status_code, r.content
+
+    async def aclose(self) -> None:
+        return None
+
+
+TRANSPORT_ERRORS = (httpx.HTTPError, OSError, TimeoutError, asyncio.IncompleteReadError,
+                    asyncio.LimitOverrunError, ValueError)
+
+
+async def run_phase(connect: Callable[[], Conn], phase: Phase, make: Callable[[int], Req], *,
+                    expect: int, server_pid: int, time_limit: float,
+                    check_filled: bool = False) -> Phase:
     """Send ``phase.count`` requests with ``phase.concurrency`` in flight (closed loop);
     stop early, counting what was not sent, after ``time_limit`` seconds."""
     indexes = iter(range(phase.count))
 
     async def worker() -> None:
-        for i in indexes:  # one iterator shared by the workers: each index is sent once
-            t0 = time.perf_counter()
-            try:
-                response = await send(client, i)
-                key = str(response.status_code)
-            except httpx.HTTPError as exc:
-                response, key = None, type(exc).__name__
-            elapsed_ms = (time.perf_counter() - t0) * 1000
-            if response is not None and response.status_code == expect:
-                key = "ok"
-                phase.latencies_ms.append(elapsed_ms)
-                if check_filled and response.json().get("status") != "filled":
-                    phase.not_filled += 1
-            phase.statuses[key] += 1
+        conn = connect()
+        try:
+            for i in indexes:  # one iterator shared by the workers: each index is sent once
+                req = make(i)
+                t0 = time.perf_counter()
+                try:
+                    status, body = await conn.request(req)
+                    key = str(status)
+                except TRANSPORT_ERRORS as exc:
+                    status, body, key = 0, b"", type(exc).__name__
+                elapsed_ms = (time.perf_counter() - t0) * 1000
+                if status == expect:
+                    key = "ok"
+                    phase.latencies_ms.append(elapsed_ms)
+                    if check_filled and json.loads(body).get("status") != "filled":
+                        phase.not_filled += 1
+                phase.statuses[key] += 1
+        finally:
+            await conn.aclose()
 
     cpu0 = (process_cpu_s(server_pid), self_cpu_s(), postgres_cpu_s(), machine_busy_s())
     start = time.perf_counter()
@@ -373,21 +476,26 @@ class BackendResult:
     healthz: Phase
 
 
-def order_sender(plan: list[PlannedOrder], tokens: list[str], offset: int, run: str) -> Send:
-    bodies = [{"symbol": o.symbol, "side": o.side, "quantity": o.quantity,
-               "order_type": "market"} for o in plan]
+def order_requests(plan: list[PlannedOrder], tokens: list[str], offset: int,
+                   run: str) -> Callable[[int], Req]:
+    bodies = [json.dumps({"symbol": o.symbol, "side": o.side, "quantity": o.quantity,
+                          "order_type": "market"}).encode() for o in plan]
 
-    def send(client: httpx.AsyncClient, i: int) -> Awaitable[httpx.Response]:
+    def make(i: int) -> Req:
         n = offset + i
-        headers = {"Authorization": f"Bearer {tokens[plan[n].customer]}",
-                   "Idempotency-Key": f"bench-{run}-{n:07d}"}
-        return client.post("/api/v1/orders", json=bodies[n], headers=headers)
+        return Req("POST", "/api/v1/orders", (
+            ("Authorization", f"Bearer {tokens[plan[n].customer]}"),
+            ("Idempotency-Key", f"bench-{run}-{n:07d}"),
+            ("Content-Type", "application/json")), bodies[n])
 
-    return send
+    return make
 
 
-def healthz(client: httpx.AsyncClient, _i: int) -> Awaitable[httpx.Response]:
-    return client.get("/healthz")
+HEALTHZ = Req("GET", "/healthz")
+
+
+def healthz(_i: int) -> Req:
+    return HEALTHZ
 
 
 async def drive(base: str, server_pid: int, plan: list[PlannedOrder], logins: list[str],
@@ -396,17 +504,25 @@ async def drive(base: str, server_pid: int, plan: list[PlannedOrder], logins: li
     limits = httpx.Limits(max_connections=c, max_keepalive_connections=c)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30.0) as client:
         tokens = await login_all(client, logins)
+        url = httpx.URL(base)
+        shared = HttpxConn(client)
+
+        def connect() -> Conn:
+            if args.client == "httpx":
+                return shared
+            return RawConn(url.host, url.port or 80, timeout=30.0)
+
         run = secrets.token_hex(4)
         common = {"server_pid": server_pid, "time_limit": args.time_limit}
         if args.warmup:
-            await run_phase(client, Phase("warm-up", args.warmup, c),
-                            order_sender(plan, tokens, 0, run), expect=201, **common)
-            await run_phase(client, Phase("warm-up", min(args.warmup, 1000), c), healthz,
+            await run_phase(connect, Phase("warm-up", args.warmup, c),
+                            order_requests(plan, tokens, 0, run), expect=201, **common)
+            await run_phase(connect, Phase("warm-up", min(args.warmup, 1000), c), healthz,
                             expect=200, **common)
-        health = await run_phase(client, Phase("healthz", args.orders, c), healthz,
+        health = await run_phase(connect, Phase("healthz", args.orders, c), healthz,
                                  expect=200, **common)
-        orders = await run_phase(client, Phase("orders", args.orders, c),
-                                 order_sender(plan, tokens, args.warmup, run), expect=201,
+        orders = await run_phase(connect, Phase("orders", args.orders, c),
+                                 order_requests(plan, tokens, args.warmup, run), expect=201,
                                  check_filled=True, **common)
     return orders, health
 
@@ -437,6 +553,20 @@ def machine() -> str:
     return f"nproc {len(os.sched_getaffinity(0))}, {model}, Python {platform.python_version()}"
 
 
+def code_version() -> str:
+    """The commit under test, ``+wip`` when src/ has uncommitted changes (read-only git
+    calls: no optional index refresh)."""
+    git = ["git", "--no-optional-locks", "-C", str(ROOT)]
+    try:
+        head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, timeout=10, check=True).stdout.strip()
+        dirty = subprocess.run([*git, "status", "--porcelain", "--", "src"], capture_output=True,
+                               text=True, timeout=10, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return head + ("+wip" if dirty else "")
+
+
 def command() -> str:
     exe = Path(sys.executable)
     with contextlib.suppress(ValueError):
@@ -453,11 +583,11 @@ def goal_met(r: BackendResult) -> bool:
             and not o.timed_out)
 
 
-def row(r: BackendResult, when: str, cmd: str, host: str) -> str:
+def row(r: BackendResult, when: str, code: str, cmd: str, host: str) -> str:
     o, h = r.orders, r.healthz
     ratio = o.rate / h.rate if h.rate else float("nan")
     db = f"{o.per_ok_ms(o.db_cpu_s):.2f}" if r.backend == "postgres" else "—"
-    cells = [when, f"`{cmd}`", host, r.backend, f"{o.ok:,}", str(o.concurrency),
+    cells = [when, code, f"`{cmd}`", host, r.backend, f"{o.ok:,}", str(o.concurrency),
              f"{o.rate:,.0f}", f"{o.pct(50):.1f}", f"{o.pct(90):.1f}", f"{o.pct(99):.1f}",
              f"{max(o.latencies_ms, default=float('nan')):.1f}", o.error_text(),
              f"{h.rate:,.0f}", f"{ratio:.2f}", f"{o.per_ok_ms(o.server_cpu_s):.2f}",
@@ -499,10 +629,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--orders", type=int, default=5000, help="timed orders (default 5000)")
     p.add_argument("--concurrency", type=int, default=32, help="requests in flight (default 32)")
     p.add_argument("--warmup", type=int, default=500, help="untimed orders first (default 500)")
+    p.add_argument("--client", choices=("raw", "httpx"), default="raw",
+                   help="load generator: a hand-written keep-alive HTTP/1.1 client, one "
+                        "connection per worker (default, light), or httpx.AsyncClient")
     p.add_argument("--customers", type=int, default=64, help="customers (default 64)")
     p.add_argument("--seed", type=int, default=20250408, help="seed of the order mix")
     p.add_argument("--time-limit", type=float, default=300.0,
-                   help="seconds at most per phase; what is left is counted unsent (default 300)")
+                   help="seconds at most per phase; what is left counts as not completed (default 300)")
     p.add_argument("--no-record", action="store_true", help="print only; leave RESULTS.md alone")
     args = p.parse_args(argv)
     if min(args.orders, args.concurrency, args.customers) < 1 or args.warmup < 0:
@@ -518,7 +651,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     backends = ("sqlite", "postgres") if args.backend == "both" else (args.backend,)
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
-    cmd, host = command(), machine()
+    cmd, host, code = command(), machine(), code_version()
     results: list[BackendResult] = []
     failed = False
     for backend in backends:
@@ -529,7 +662,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[{backend}] FAILED: {exc}", file=sys.stderr, flush=True)
             continue
         print(details(results[-1]), flush=True)
-    rows = [row(r, when, cmd, host) for r in results]
+    rows = [row(r, when, code, cmd, host) for r in results]
     print(f"\n{HEADER}\n{RULE}\n" + "\n".join(rows))
     for r in results:
         print(f"goal ({GOAL_ORDERS_PER_S:.0f} orders/s, p99 < {GOAL_P99_MS:.0f} ms, no errors) "
