@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -136,22 +137,32 @@ def _seed(settings: Settings) -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="Host name to bind (loopback by default).")] = None,
     port: Annotated[int | None, typer.Option(help="TCP port.")] = None,
+    workers: Annotated[int, typer.Option(min=1, max=64, help=(
+        "Worker processes (use more than one with PostgreSQL; SQLite serializes "
+        "writers anyway)."))] = 1,
 ) -> None:
     """Serve the web site, the operations console and the JSON API."""
-    _serve(_settings(host=host, port=port))
+    _serve(_settings(host=host, port=port), workers=workers)
 
 
-def _serve(settings: Settings) -> None:
+def _serve(settings: Settings, *, workers: int = 1) -> None:
     import uvicorn
 
     from kabuguard.logs import configure_logging
     from kabuguard.web.app import create_app
 
     configure_logging()
-    application = create_app(settings)
     out.print(f"serving on http://{settings.host}:{settings.port}/ (Ctrl+C stops)")
-    uvicorn.run(application, host=settings.host, port=settings.port, log_level="warning",
-                proxy_headers=False)
+    common = {"host": settings.host, "port": settings.port, "log_level": "warning",
+              "proxy_headers": False}
+    if workers > 1:
+        # Each worker process builds its own app from the same environment.
+        os.environ["KABUGUARD_HOST"], os.environ["KABUGUARD_PORT"] = (
+            settings.host, str(settings.port))
+        uvicorn.run("kabuguard.web.app:app_from_environment", factory=True,
+                    workers=workers, **common)
+        return
+    uvicorn.run(create_app(settings), **common)
 
 
 @app.command()

@@ -51,6 +51,9 @@ class SqlAuditLog:
         if head is None:
             head = AuditHead(id=1, seq=0, hash=GENESIS)
             session.add(head)
+            # Write sessions do not autoflush: make the head visible to the next append
+            # in this transaction (once in the database's life).
+            session.flush()
         seq = head.seq + 1
         body = canonical_json(payload)
         record = AuditRecord(
@@ -60,7 +63,6 @@ class SqlAuditLog:
         )
         session.add(record)
         head.seq, head.hash = seq, record.hash
-        session.flush()
         return record
 
     def verify(self, session: Session, *, batch: int = 5000) -> VerifyResult:

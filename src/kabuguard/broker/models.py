@@ -13,7 +13,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from kabuguard.store.base import Base
 from kabuguard.store.types import UTCDateTime, Yen
@@ -128,6 +128,9 @@ class Execution(Base):
     fx_rate: Mapped[str] = mapped_column(String(20))
     amount_yen: Mapped[int] = mapped_column(Yen)
     ts: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Declared so the unit of work inserts an order before its execution when both are
+    # new in one flush (write sessions do not autoflush); never loaded implicitly.
+    order: Mapped[Order] = relationship(lazy="raise_on_sql")
 
 
 class CashMovement(Base):

@@ -276,12 +276,12 @@ class BrokerService:
                 created_at=now, updated_at=now,
             )
             session.add(order)
+            fill = None
             if self.is_open(sym, now) and _marketable(req.side, price, limit_minor):
-                self._execute(session, account, order, sym, quote, price, now)
+                fill = self._execute(session, account, order, sym, quote, price, now)
             else:
                 self._reserve(session, account, order, sym, price, now)
                 order.status = "open" if self.is_open(sym, now) else "queued"
-            session.flush()
             self.journal.record(session, Event(
                 new_id("evt"), now, EventType.ORDER, account_id, context,
                 {"order_id": order.id, "symbol": sym.symbol, "side": req.side,
@@ -290,7 +290,7 @@ class BrokerService:
                                  if limit_minor is not None else None),
                  "notional_jpy": est_yen},
             ), actor=f"customer:{account_id}")
-            outcome = Outcome(201, self._order_view(order, sym, session))
+            outcome = Outcome(201, order_to_dict(order, sym, fill))
             self._remember(session, account_id, idempotency_key, request_hash, outcome, now)
         return outcome
 
@@ -333,7 +333,7 @@ class BrokerService:
         return session.get(Holding, (account_id, symbol))
 
     def _execute(self, session: Session, account: Account, order: Order, sym: Symbol,
-                 quote: Quote, price: int, now: datetime) -> None:
+                 quote: Quote, price: int, now: datetime) -> Execution:
         amount = self.to_yen(sym, price * order.quantity)
         holding = self._holding(session, account.id, sym.symbol)
         if order.side == "buy":
@@ -364,12 +364,14 @@ class BrokerService:
         quote.base_price_minor = new_state.base_price_minor
         quote.impact = new_state.impact
         quote.updated_at = new_state.updated_at
-        session.add(Execution(id=new_id("exe"), order_id=order.id, account_id=account.id,
+        execution = Execution(id=new_id("exe"), order_id=order.id, account_id=account.id,
                               symbol=sym.symbol, side=order.side, quantity=order.quantity,
                               price_minor=price, fx_rate=str(self.fx_rate(sym.currency)),
-                              amount_yen=amount, ts=now))
+                              amount_yen=amount, ts=now)
+        session.add(execution)
         order.status = "filled"
         order.updated_at = now
+        return execution
 
     def fx_rate(self, currency: str) -> Decimal:
         return self.fx.rate(currency)

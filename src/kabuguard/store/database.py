@@ -39,9 +39,11 @@ class Database:
         self.engine: Engine = create_engine(url, **kwargs)
         if self.is_sqlite:
             _install_sqlite_hooks(self.engine)
+        # Writers do not autoflush: a flush before every query of a transaction costs a
+        # unit-of-work pass each time, and the services flush where order matters.
         self._writer = sessionmaker(
             bind=self.engine.execution_options(sqlite_begin="IMMEDIATE"),
-            expire_on_commit=False,
+            expire_on_commit=False, autoflush=False,
         )
         self._reader = sessionmaker(bind=self.engine, expire_on_commit=False)
         self._write_lock = threading.Lock() if self.is_sqlite else contextlib.nullcontext()

@@ -15,7 +15,8 @@ from fastapi.staticfiles import StaticFiles
 
 from kabuguard import __version__
 from kabuguard.container import Services, build_services
-from kabuguard.settings import Settings
+from kabuguard.logs import configure_logging
+from kabuguard.settings import Settings, load_settings
 from kabuguard.web.api.routes import router as api_router
 from kabuguard.web.customer.bank import router as bank_router
 from kabuguard.web.customer.cash import router as cash_router
@@ -80,3 +81,12 @@ def create_app(settings: Settings, *, services: Services | None = None,
         return {"status": "ok", "version": __version__}
 
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The factory ``kabuguard serve --workers N`` hands to uvicorn: each worker process
+    builds its app from the same KABUGUARD_* environment. Every worker runs the
+    background loop; that is safe because a due order is executed under its account's
+    row lock after re-reading its status, and the outbox relay delivers at least once."""
+    configure_logging()
+    return create_app(load_settings())

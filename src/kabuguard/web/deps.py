@@ -15,21 +15,27 @@ from kabuguard.web.i18n import LANG_COOKIE_NAME, pick_language
 from kabuguard.web.security import SESSION_COOKIE
 
 
-def get_services(request: Request) -> Services:
+# The dependencies that do no I/O are async: FastAPI runs a sync dependency in the
+# thread pool, and each such hop costs more than the lookup itself.
+async def get_services(request: Request) -> Services:
     return request.app.state.services
 
 
-def get_broker(request: Request) -> BrokerService:
+async def get_broker(request: Request) -> BrokerService:
     return request.app.state.services.broker
 
 
-def get_identity(request: Request) -> IdentityService:
+async def get_identity(request: Request) -> IdentityService:
     return request.app.state.services.identity
 
 
-def get_language(request: Request) -> str:
+def language_of(request: Request) -> str:
     return pick_language(request.cookies.get(LANG_COOKIE_NAME),
                          request.headers.get("accept-language"))
+
+
+async def get_language(request: Request) -> str:
+    return language_of(request)
 
 
 def get_web_session(request: Request, identity: Annotated[IdentityService, Depends(get_identity)]

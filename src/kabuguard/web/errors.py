@@ -15,7 +15,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from kabuguard.domain.errors import KabuguardError
 from kabuguard.identity.interfaces import SessionInvalid
-from kabuguard.web.deps import get_language
+from kabuguard.web.deps import language_of
 from kabuguard.web.i18n import MESSAGES, translate
 from kabuguard.web.templating import render
 
@@ -50,7 +50,7 @@ def install_error_handlers(app: FastAPI) -> None:
             if request.url.query:
                 target += "?" + request.url.query
             return RedirectResponse(f"/login?next={quote(target, safe='')}", status_code=303)
-        lang = get_language(request)
+        lang = language_of(request)
         return render(request, "customer/error.html", lang=lang, status_code=exc.status,
                       message=localized_error(exc, lang))
 
@@ -65,7 +65,7 @@ def install_error_handlers(app: FastAPI) -> None:
         if is_api(request):
             return JSONResponse({"error": "invalid_input", "message": text, "fields": fields},
                                 status_code=422)
-        lang = get_language(request)
+        lang = language_of(request)
         return render(request, "customer/error.html", lang=lang, status_code=422,
                       message=translate("error.invalid_input", lang) + " " + text)
 
@@ -74,7 +74,7 @@ def install_error_handlers(app: FastAPI) -> None:
         if is_api(request):
             return JSONResponse({"error": "http_error", "message": str(exc.detail)},
                                 status_code=exc.status_code)
-        lang = get_language(request)
+        lang = language_of(request)
         message = (translate("error.not_found", lang) if exc.status_code == 404
                    else str(exc.detail))
         return render(request, "customer/error.html", lang=lang, status_code=exc.status_code,

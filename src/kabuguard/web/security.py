@@ -5,9 +5,9 @@ from __future__ import annotations
 import hmac
 import secrets
 
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kabuguard.domain.errors import Forbidden
 from kabuguard.domain.events import Channel, RequestContext
@@ -25,21 +25,44 @@ CSP = (
 )
 
 
-class SecurityHeaders(BaseHTTPMiddleware):
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        response = await call_next(request)
-        h = response.headers
-        h.setdefault("Content-Security-Policy", CSP)
-        h["X-Frame-Options"] = "DENY"
-        h["X-Content-Type-Options"] = "nosniff"
-        h["Referrer-Policy"] = "no-referrer"
-        h["Strict-Transport-Security"] = "max-age=63072000; includeSubDomains"
-        h["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+HEADERS = [
+    (b"content-security-policy", CSP.encode()),
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"strict-transport-security", b"max-age=63072000; includeSubDomains"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+]
+NO_STORE = (b"cache-control", b"no-store")
+
+
+class SecurityHeaders:
+    """Adds the security headers to every HTTP response.
+
+    A plain ASGI middleware rather than Starlette's BaseHTTPMiddleware, which wraps
+    every request in extra tasks and memory streams: measurable on the order path."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
         # Every page shows or changes a customer's money: nothing but static assets
         # may be kept by a browser or a shared proxy.
-        if not request.url.path.startswith("/static/"):
-            h["Cache-Control"] = "no-store"
-        return response
+        cacheable = scope["path"].startswith("/static/")
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                extra = [h for h in HEADERS if h[0] not in present]
+                if not cacheable and NO_STORE[0] not in present:
+                    extra.append(NO_STORE)
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def set_cookie(response: Response, name: str, value: str, *, max_age: int | None = None) -> None:

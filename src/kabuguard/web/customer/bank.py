@@ -20,7 +20,6 @@ from kabuguard.web.customer.display import cooling_off_hours
 from kabuguard.web.customer.forms import (
     error_field,
     error_text,
-    no_store,
     normalize_text,
     notice_text,
 )
@@ -70,9 +69,9 @@ def _render_bank(request: Request, broker: BrokerService, session: SessionInfo, 
                  status_code: int = 200) -> Response:
     now = broker.clock()
     bank = broker.bank_account(session.account_id)
-    return no_store(render(
+    return render(
         request, "customer/bank.html", lang=lang, status_code=status_code, bank=bank,
         cooling_off=bank is not None and now < bank["usable_from"],
         cooling_off_hours=cooling_off_hours(broker.bank_cooling_off),
         new_usable_from=now + broker.bank_cooling_off, notice=notice,
-        form=form or {}, error=error, field=field, csrf_token=session.csrf_token))
+        form=form or {}, error=error, field=field, csrf_token=session.csrf_token)

@@ -14,7 +14,6 @@ from kabuguard.identity.interfaces import SessionInfo
 from kabuguard.web.customer.forms import (
     error_text,
     new_form_key,
-    no_store,
     notice_text,
     parse_whole,
 )
@@ -77,7 +76,7 @@ def _render_cash(request: Request, broker: BrokerService, session: SessionInfo, 
                  status_code: int = 200) -> Response:
     bank = broker.bank_account(session.account_id)
     now = broker.clock()
-    return no_store(render(
+    return render(
         request, "customer/cash.html", lang=lang, status_code=status_code,
         portfolio=broker.portfolio(session.account_id), bank=bank,
         cooling_off=bank is not None and now < bank["usable_from"],
@@ -86,4 +85,4 @@ def _render_cash(request: Request, broker: BrokerService, session: SessionInfo, 
         deposit_amount=deposit_amount, withdraw_amount=withdraw_amount,
         withdraw_error_code=withdraw_error_code,
         csrf_token=session.csrf_token, idempotency_key=new_form_key(),
-        deposit_key=new_form_key()))
+        deposit_key=new_form_key())

@@ -11,8 +11,6 @@ import unicodedata
 from datetime import datetime
 from typing import Any
 
-from starlette.responses import Response
-
 from kabuguard.domain.errors import (
     CoolingOff,
     InsufficientFunds,
@@ -115,9 +113,3 @@ def notice_text(notice: str, allowed: dict[str, str], lang: str, **params: Any) 
     shown, so a crafted link cannot put text of its choosing on the page."""
     key = allowed.get(notice)
     return translate(key, lang, **params) if key else None
-
-
-def no_store(response: Response) -> Response:
-    """Pages with balances and personal data must not stay in a shared cache."""
-    response.headers["Cache-Control"] = "no-store"
-    return response

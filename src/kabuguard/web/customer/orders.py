@@ -13,7 +13,7 @@ from kabuguard.broker.services import BrokerService
 from kabuguard.domain.errors import KabuguardError, UnknownSymbol
 from kabuguard.identity.interfaces import SessionInfo
 from kabuguard.web.customer.display import CANCELLABLE
-from kabuguard.web.customer.forms import error_text, no_store, notice_text
+from kabuguard.web.customer.forms import error_text, notice_text
 from kabuguard.web.deps import BrokerDep, LangDep, WebSessionDep
 from kabuguard.web.i18n import format_price
 from kabuguard.web.security import check_csrf, request_context
@@ -43,10 +43,10 @@ def order_page(order_id: str, request: Request, session: WebSessionDep, broker: 
             next_open = broker.quote(order["symbol"]).next_open
         except UnknownSymbol:  # a delisted symbol: the order will be rejected
             next_open = None
-    return no_store(render(
+    return render(
         request, "customer/order.html", lang=lang, order=order, next_open=next_open,
         cancellable=order["status"] in CANCELLABLE, csrf_token=session.csrf_token,
-        notice=notice_text(notice, NOTICES, lang)))
+        notice=notice_text(notice, NOTICES, lang))
 
 
 @router.post("/orders/{order_id}/cancel")
@@ -89,6 +89,6 @@ def _render_orders(request: Request, broker: BrokerService, session: SessionInfo
                    *, error: str | None = None, status_code: int = 200) -> Response:
     orders = [with_display(o) for o in broker.orders(session.account_id, limit=HISTORY_LIMIT)]
     fills = [o for o in orders if o["status"] == "filled"]
-    return no_store(render(
+    return render(
         request, "customer/orders.html", lang=lang, status_code=status_code, orders=orders,
-        fills=fills, cancellable=CANCELLABLE, csrf_token=session.csrf_token, error=error))
+        fills=fills, cancellable=CANCELLABLE, csrf_token=session.csrf_token, error=error)

@@ -12,7 +12,7 @@ from kabuguard.domain.errors import KabuguardError
 from kabuguard.identity.interfaces import SessionInfo
 from kabuguard.identity.services import IdentityService
 from kabuguard.web.customer.display import browser_label, mask_email, mask_phone, months_ago
-from kabuguard.web.customer.forms import error_text, no_store, normalize_text, notice_text
+from kabuguard.web.customer.forms import error_text, normalize_text, notice_text
 from kabuguard.web.deps import IdentityDep, LangDep, WebSessionDep
 from kabuguard.web.security import check_csrf, request_context
 from kabuguard.web.templating import render
@@ -68,9 +68,9 @@ def _render_profile(request: Request, identity: IdentityService, session: Sessio
          "channel": r.channel, "success": r.success, "outcome": r.outcome}
         for r in identity.login_history(session.customer_id, since=since)
     ]
-    return no_store(render(
+    return render(
         request, "customer/profile.html", lang=lang, status_code=status_code,
         profile=profile, email_masked=mask_email(profile["email"]),
         phone_masked=mask_phone(profile["phone"]), history=history, since=since,
         notice=notice, error=error, field=field, form=form or {},
-        csrf_token=session.csrf_token))
+        csrf_token=session.csrf_token)

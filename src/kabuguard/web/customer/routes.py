@@ -15,7 +15,6 @@ from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
 
 from kabuguard.identity.interfaces import LoginFailed
-from kabuguard.web.customer.forms import no_store
 from kabuguard.web.deps import BrokerDep, IdentityDep, LangDep, WebSessionDep
 from kabuguard.web.i18n import LANG_COOKIE_NAME, LANGUAGES, translate
 from kabuguard.web.security import (
@@ -123,5 +122,5 @@ def portfolio_page(request: Request, session: WebSessionDep, broker: BrokerDep,
     # The login before this session's, with time and place, so a customer notices a
     # login that was not theirs (a measure the JSDA guideline lists).
     previous = identity.previous_login(session.customer_id, before=session.created_at)
-    return no_store(render(request, "customer/portfolio.html", lang=lang,
-                           portfolio=broker.portfolio(session.account_id), previous=previous))
+    return render(request, "customer/portfolio.html", lang=lang,
+                           portfolio=broker.portfolio(session.account_id), previous=previous)

@@ -23,7 +23,6 @@ from kabuguard.web.customer.forms import (
     error_field,
     error_text,
     new_form_key,
-    no_store,
     normalize_number,
     normalize_text,
     parse_whole,
@@ -118,14 +117,14 @@ def _render_trade(request: Request, broker: BrokerService, session: SessionInfo,
         form = {"side": "buy", "order_type": "market",
                 "quantity": str(view.lot_size) if view else "", "limit_price": ""}
     fx_rate = broker.fx_rate(view.currency) if view else Decimal(1)
-    return no_store(render(
+    return render(
         request, "customer/trade.html", lang=lang, status_code=status_code,
         query=query, symbol=symbol, results=results, quote=view, holding=holding,
         portfolio=portfolio, form=form, error=error, field=field, fx_rate=fx_rate,
         estimate_yen=_estimate_yen(view, form, fx_rate),
         display=_quote_display(view, lang) if view else None,
         csrf_token=session.csrf_token, idempotency_key=new_form_key(),
-    ))
+    )
 
 
 def _estimate_yen(view: QuoteView | None, form: dict[str, str], fx_rate: Decimal) -> int | None:
