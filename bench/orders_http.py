@@ -96,6 +96,25 @@ def process_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / _clock_ticks()
 
 
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds of a process and all its descendants (``serve --workers N``)."""
+    children: dict[int, list[int]] = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(proc.name))
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        total += process_cpu_s(current)
+        todo.extend(children.get(current, []))
+    return total
+
+
 def postgres_cpu_s() -> float:
     """CPU seconds of every process named ``postgres`` (server and backends)."""
     total = 0.0
@@ -310,7 +329,7 @@ async def run_phase(connect: Callable[[], Conn], phase: Phase, make: Callable[[i
         finally:
             await conn.aclose()
 
-    cpu0 = (process_cpu_s(server_pid), self_cpu_s(), postgres_cpu_s(), machine_busy_s())
+    cpu0 = (tree_cpu_s(server_pid), self_cpu_s(), postgres_cpu_s(), machine_busy_s())
     start = time.perf_counter()
     tasks = [asyncio.create_task(worker()) for _ in range(phase.concurrency)]
     _done, pending = await asyncio.wait(tasks, timeout=time_limit)
@@ -318,7 +337,7 @@ async def run_phase(connect: Callable[[], Conn], phase: Phase, make: Callable[[i
         task.cancel()
     await asyncio.gather(*pending, return_exceptions=True)
     phase.wall_s = time.perf_counter() - start
-    cpu1 = (process_cpu_s(server_pid), self_cpu_s(), postgres_cpu_s(), machine_busy_s())
+    cpu1 = (tree_cpu_s(server_pid), self_cpu_s(), postgres_cpu_s(), machine_busy_s())
     phase.server_cpu_s, phase.client_cpu_s, phase.db_cpu_s, phase.machine_busy_s = (
         b - a for a, b in zip(cpu0, cpu1, strict=True))
     phase.timed_out = bool(pending)
@@ -414,7 +433,8 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def running_server(url: str, log_dir: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+def running_server(url: str, log_dir: Path, workers: int = 1,
+                   ) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """``kabuguard serve`` on a free loopback port, stopped afterwards."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("KABUGUARD_")}
@@ -422,7 +442,8 @@ def running_server(url: str, log_dir: Path) -> Iterator[tuple[subprocess.Popen[b
     exe = Path(sys.executable).parent / "kabuguard"
     log_path = log_dir / f"server-{port}.log"
     with log_path.open("wb") as log:
-        proc = subprocess.Popen([str(exe), "serve", "--host", "localhost", "--port", str(port)],
+        proc = subprocess.Popen([str(exe), "serve", "--host", "localhost", "--port", str(port),
+                                 "--workers", str(workers)],
                                 env=env, stdout=log, stderr=subprocess.STDOUT, cwd=log_dir)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -535,9 +556,10 @@ def bench_backend(backend: str, args: argparse.Namespace) -> BackendResult:
         logins = create_customers(url, plan, args.customers)
         print(f"[{backend}] migrated and created {len(logins)} customers in "
               f"{time.monotonic() - t0:.1f} s", flush=True)
-        with running_server(url, Path(logs)) as (proc, base):
+        with running_server(url, Path(logs), args.workers) as (proc, base):
             orders, health = asyncio.run(drive(base, proc.pid, plan, logins, args))
-    return BackendResult(backend, orders, health)
+    label = backend if args.workers == 1 else f"{backend}, {args.workers} workers"
+    return BackendResult(label, orders, health)
 
 
 # -- report -------------------------------------------------------------------------
@@ -586,7 +608,7 @@ def goal_met(r: BackendResult) -> bool:
 def row(r: BackendResult, when: str, code: str, cmd: str, host: str) -> str:
     o, h = r.orders, r.healthz
     ratio = o.rate / h.rate if h.rate else float("nan")
-    db = f"{o.per_ok_ms(o.db_cpu_s):.2f}" if r.backend == "postgres" else "—"
+    db = f"{o.per_ok_ms(o.db_cpu_s):.2f}" if r.backend.startswith("postgres") else "—"
     cells = [when, code, f"`{cmd}`", host, r.backend, f"{o.ok:,}", str(o.concurrency),
              f"{o.rate:,.0f}", f"{o.pct(50):.1f}", f"{o.pct(90):.1f}", f"{o.pct(99):.1f}",
              f"{max(o.latencies_ms, default=float('nan')):.1f}", o.error_text(),
@@ -633,6 +655,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="load generator: a hand-written keep-alive HTTP/1.1 client, one "
                         "connection per worker (default, light), or httpx.AsyncClient")
     p.add_argument("--customers", type=int, default=64, help="customers (default 64)")
+    p.add_argument("--workers", type=int, default=1,
+                   help="server worker processes (kabuguard serve --workers, default 1)")
     p.add_argument("--seed", type=int, default=20250408, help="seed of the order mix")
     p.add_argument("--time-limit", type=float, default=300.0,
                    help="seconds at most per phase; what is left counts as not completed (default 300)")

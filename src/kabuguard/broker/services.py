@@ -282,6 +282,8 @@ class BrokerService:
             else:
                 self._reserve(session, account, order, sym, price, now)
                 order.status = "open" if self.is_open(sym, now) else "queued"
+            outcome = Outcome(201, order_to_dict(order, sym, fill))
+            self._remember(session, account_id, idempotency_key, request_hash, outcome, now)
             self.journal.record(session, Event(
                 new_id("evt"), now, EventType.ORDER, account_id, context,
                 {"order_id": order.id, "symbol": sym.symbol, "side": req.side,
@@ -290,8 +292,6 @@ class BrokerService:
                                  if limit_minor is not None else None),
                  "notional_jpy": est_yen},
             ), actor=f"customer:{account_id}")
-            outcome = Outcome(201, order_to_dict(order, sym, fill))
-            self._remember(session, account_id, idempotency_key, request_hash, outcome, now)
         return outcome
 
     def _reserve(self, session: Session, account: Account, order: Order, sym: Symbol,
@@ -527,11 +527,11 @@ class BrokerService:
             if replay is not None:
                 return replay
             self._move_cash(session, account, amount_yen, "deposit", None, now)
+            outcome = Outcome(201, {"amount_jpy": amount_yen, "cash_jpy": account.cash_yen})
+            self._remember(session, account_id, idempotency_key, request_hash, outcome, now)
             self.journal.record(session, Event(new_id("evt"), now, EventType.DEPOSIT,
                                                account_id, context, {"amount_jpy": amount_yen}),
                                 actor=f"customer:{account_id}")
-            outcome = Outcome(201, {"amount_jpy": amount_yen, "cash_jpy": account.cash_yen})
-            self._remember(session, account_id, idempotency_key, request_hash, outcome, now)
         return outcome
 
     def withdraw(self, account_id: str, amount_yen: int, *, context: RequestContext,
@@ -564,15 +564,15 @@ class BrokerService:
                             bank_account_id=bank.id, status="completed", requested_at=now)
             session.add(wd)
             self._move_cash(session, account, -amount_yen, "withdrawal", wd.id, now)
-            self.journal.record(session, Event(
-                new_id("evt"), now, EventType.WITHDRAWAL, account_id, context,
-                {"amount_jpy": amount_yen, "bank_account": bank.token}),
-                actor=f"customer:{account_id}")
             outcome = Outcome(201, {"id": wd.id, "amount_jpy": amount_yen,
                                     "status": wd.status, "cash_jpy": account.cash_yen,
                                     "bank_account": f"{bank.bank_name} ****{bank.number_last4}",
                                     "requested_at": now.isoformat()})
             self._remember(session, account_id, idempotency_key, request_hash, outcome, now)
+            self.journal.record(session, Event(
+                new_id("evt"), now, EventType.WITHDRAWAL, account_id, context,
+                {"amount_jpy": amount_yen, "bank_account": bank.token}),
+                actor=f"customer:{account_id}")
         return outcome
 
     # -- bank account ----------------------------------------------------------------
