@@ -31,6 +31,8 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from kabuguard.domain.events import JST
+
 if TYPE_CHECKING:
     # Only for annotations: symbols.py imports this module at runtime (for the FX
     # defaults and the enums), so importing it back here would be a cycle.
@@ -58,7 +60,6 @@ __all__ = [
     "tse_price_limits",
 ]
 
-JST = ZoneInfo("Asia/Tokyo")
 
 
 class Market(StrEnum):

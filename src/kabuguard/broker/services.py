@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -219,6 +220,26 @@ class BrokerService:
                                           status_code=outcome.status_code,
                                           response=json.dumps(outcome.body), created_at=now))
 
+    def _idempotent_write(
+        self, account_id: str, idempotency_key: str | None, request: dict[str, Any],
+        change: Callable[[Session, Account, datetime], tuple[Outcome, Event]],
+    ) -> Outcome:
+        """The frame of every customer money movement: lock the account, answer a retry
+        with the stored outcome, otherwise apply ``change`` and store its outcome under
+        the key, then journal its event, all in one transaction."""
+        self._check_key(idempotency_key)
+        request_hash = _hash_request(request)
+        now = self.clock()
+        with self.db.write() as session:
+            account = self._lock_account(session, account_id)
+            replay = self._replay(session, account_id, idempotency_key, request_hash)
+            if replay is not None:
+                return replay
+            outcome, event = change(session, account, now)
+            self._remember(session, account_id, idempotency_key, request_hash, outcome, now)
+            self.journal.record(session, event, actor=f"customer:{account_id}")
+        return outcome
+
     # -- orders ----------------------------------------------------------------------
     def validate_order(self, req: OrderRequest) -> tuple[Symbol, int | None]:
         """Check an order request without touching the database; return the symbol and
@@ -251,15 +272,9 @@ class BrokerService:
         otherwise queue it (market closed) or rest it (limit not reached), reserving
         the cash or shares it needs. Raises on invalid input or insufficient funds, in
         which case nothing is written."""
-        self._check_key(idempotency_key)
         sym, limit_minor = self.validate_order(req)
-        request_hash = _hash_request({"op": "order", **asdict(req), "symbol": sym.symbol})
-        now = self.clock()
-        with self.db.write() as session:
-            account = self._lock_account(session, account_id)
-            replay = self._replay(session, account_id, idempotency_key, request_hash)
-            if replay is not None:
-                return replay
+
+        def change(session: Session, account: Account, now: datetime) -> tuple[Outcome, Event]:
             quote = self._lock_quote(session, sym, now)
             price = self.impact.price_at(sym, _state(quote), now)
             est_price = limit_minor if limit_minor is not None else price
@@ -282,17 +297,18 @@ class BrokerService:
             else:
                 self._reserve(session, account, order, sym, price, now)
                 order.status = "open" if self.is_open(sym, now) else "queued"
-            outcome = Outcome(201, order_to_dict(order, sym, fill))
-            self._remember(session, account_id, idempotency_key, request_hash, outcome, now)
-            self.journal.record(session, Event(
+            event = Event(
                 new_id("evt"), now, EventType.ORDER, account_id, context,
                 {"order_id": order.id, "symbol": sym.symbol, "side": req.side,
                  "quantity": req.quantity, "order_type": req.order_type,
                  "limit_price": (limit_minor / sym.minor_per_unit
                                  if limit_minor is not None else None),
-                 "notional_jpy": est_yen},
-            ), actor=f"customer:{account_id}")
-        return outcome
+                 "notional_jpy": est_yen})
+            return Outcome(201, order_to_dict(order, sym, fill)), event
+
+        return self._idempotent_write(
+            account_id, idempotency_key, {"op": "order", **asdict(req), "symbol": sym.symbol},
+            change)
 
     def _reserve(self, session: Session, account: Account, order: Order, sym: Symbol,
                  price: int, now: datetime) -> None:
@@ -517,35 +533,23 @@ class BrokerService:
     def deposit(self, account_id: str, amount_yen: int, *, context: RequestContext,
                 idempotency_key: str | None = None) -> Outcome:
         """Simulated deposit (a real firm's bank transfer arrives here)."""
-        self._check_key(idempotency_key)
         self._check_amount(amount_yen, self.max_withdrawal_yen)
-        request_hash = _hash_request({"op": "deposit", "amount": amount_yen})
-        now = self.clock()
-        with self.db.write() as session:
-            account = self._lock_account(session, account_id)
-            replay = self._replay(session, account_id, idempotency_key, request_hash)
-            if replay is not None:
-                return replay
+
+        def change(session: Session, account: Account, now: datetime) -> tuple[Outcome, Event]:
             self._move_cash(session, account, amount_yen, "deposit", None, now)
-            outcome = Outcome(201, {"amount_jpy": amount_yen, "cash_jpy": account.cash_yen})
-            self._remember(session, account_id, idempotency_key, request_hash, outcome, now)
-            self.journal.record(session, Event(new_id("evt"), now, EventType.DEPOSIT,
-                                               account_id, context, {"amount_jpy": amount_yen}),
-                                actor=f"customer:{account_id}")
-        return outcome
+            return (Outcome(201, {"amount_jpy": amount_yen, "cash_jpy": account.cash_yen}),
+                    Event(new_id("evt"), now, EventType.DEPOSIT, account_id, context,
+                          {"amount_jpy": amount_yen}))
+
+        return self._idempotent_write(account_id, idempotency_key,
+                                      {"op": "deposit", "amount": amount_yen}, change)
 
     def withdraw(self, account_id: str, amount_yen: int, *, context: RequestContext,
                  idempotency_key: str | None = None) -> Outcome:
         """Send cash to the registered bank account, after its cooling-off period."""
-        self._check_key(idempotency_key)
         self._check_amount(amount_yen, self.max_withdrawal_yen)
-        request_hash = _hash_request({"op": "withdraw", "amount": amount_yen})
-        now = self.clock()
-        with self.db.write() as session:
-            account = self._lock_account(session, account_id)
-            replay = self._replay(session, account_id, idempotency_key, request_hash)
-            if replay is not None:
-                return replay
+
+        def change(session: Session, account: Account, now: datetime) -> tuple[Outcome, Event]:
             bank = self._current_bank(session, account_id)
             if bank is None:
                 raise InvalidInput("No bank account is registered for withdrawals.",
@@ -564,16 +568,15 @@ class BrokerService:
                             bank_account_id=bank.id, status="completed", requested_at=now)
             session.add(wd)
             self._move_cash(session, account, -amount_yen, "withdrawal", wd.id, now)
-            outcome = Outcome(201, {"id": wd.id, "amount_jpy": amount_yen,
-                                    "status": wd.status, "cash_jpy": account.cash_yen,
-                                    "bank_account": f"{bank.bank_name} ****{bank.number_last4}",
-                                    "requested_at": now.isoformat()})
-            self._remember(session, account_id, idempotency_key, request_hash, outcome, now)
-            self.journal.record(session, Event(
-                new_id("evt"), now, EventType.WITHDRAWAL, account_id, context,
-                {"amount_jpy": amount_yen, "bank_account": bank.token}),
-                actor=f"customer:{account_id}")
-        return outcome
+            return (Outcome(201, {"id": wd.id, "amount_jpy": amount_yen, "status": wd.status,
+                                  "cash_jpy": account.cash_yen,
+                                  "bank_account": f"{bank.bank_name} ****{bank.number_last4}",
+                                  "requested_at": now.isoformat()}),
+                    Event(new_id("evt"), now, EventType.WITHDRAWAL, account_id, context,
+                          {"amount_jpy": amount_yen, "bank_account": bank.token}))
+
+        return self._idempotent_write(account_id, idempotency_key,
+                                      {"op": "withdraw", "amount": amount_yen}, change)
 
     # -- bank account ----------------------------------------------------------------
     @staticmethod
