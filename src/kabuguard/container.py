@@ -11,6 +11,8 @@ from kabuguard.broker.symbols import load_symbols
 from kabuguard.bus.services import InProcessBus, OutboxRelay
 from kabuguard.crypto import FieldCipher
 from kabuguard.domain.clock import Clock, utcnow
+from kabuguard.guard.policy import load_policy
+from kabuguard.guard.services import Guard
 from kabuguard.identity.passwords import PasswordService
 from kabuguard.identity.services import IdentityService
 from kabuguard.journal import Journal
@@ -25,6 +27,7 @@ class Services:
     cipher: FieldCipher
     audit: SqlAuditLog
     journal: Journal
+    guard: Guard
     identity: IdentityService
     broker: BrokerService
     bus: InProcessBus
@@ -40,8 +43,10 @@ def build_services(settings: Settings, *, clock: Clock = utcnow,
     cipher = FieldCipher(settings.data_keys)
     audit = SqlAuditLog(derive_audit_key(settings.data_keys[0]))
     journal = Journal(audit)
+    guard = Guard(load_policy(settings.policy))
     identity = IdentityService(
-        db, cipher=cipher, journal=journal, passwords=passwords or PasswordService(),
+        db, cipher=cipher, journal=journal, guard=guard,
+        passwords=passwords or PasswordService(),
         session_idle=settings.session_idle, session_absolute=settings.session_absolute,
         clock=clock,
     )
@@ -55,5 +60,5 @@ def build_services(settings: Settings, *, clock: Clock = utcnow,
     )
     bus = InProcessBus()
     return Services(settings=settings, db=db, cipher=cipher, audit=audit, journal=journal,
-                    identity=identity, broker=broker, bus=bus,
+                    guard=guard, identity=identity, broker=broker, bus=bus,
                     relay=OutboxRelay(db, bus, clock=clock))

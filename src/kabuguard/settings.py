@@ -18,6 +18,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kabuguard.broker.market import FxRates
 from kabuguard.crypto import FieldCipher
+from kabuguard.guard.policy import load_policy
 
 # The demo key is derived from a public string: it protects nothing and is refused
 # outside demo mode, so a production deployment cannot start with it by accident.
@@ -49,6 +50,10 @@ class Settings(BaseSettings):
     market_hours: Literal["real", "always_open"] = "real"
     # Overrides of the default rates (broker.market.FxRates), JPY per unit.
     fx_rates: dict[str, Decimal] = Field(default_factory=dict)
+    # A preset name (guard/presets) or the path of a policy file. The demo default
+    # asks for a password only until the identity methods are wired in; production
+    # deployments name a JSDA preset.
+    policy: str = "baseline_2024"
     max_order_notional_yen: int = Field(default=500_000_000, gt=0)
     max_withdrawal_yen: int = Field(default=100_000_000, gt=0)
 
@@ -64,6 +69,12 @@ class Settings(BaseSettings):
     @classmethod
     def _known_currencies(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
         FxRates.from_mapping(value)  # raises ValueError naming the bad entry
+        return value
+
+    @field_validator("policy")
+    @classmethod
+    def _policy_loads(cls, value: str) -> str:
+        load_policy(value)  # a bad policy file is refused at start, with line and reason
         return value
 
     @model_validator(mode="after")

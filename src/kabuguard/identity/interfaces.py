@@ -28,6 +28,9 @@ class SessionInfo:
     csrf_token: str
     created_at: datetime
     channel: str
+    # identity.methods.Level as an int, and when the session last authenticated.
+    auth_level: int = 1
+    authenticated_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,3 +40,93 @@ class LoginResult:
     previous_login_at: datetime | None
     previous_login_ip: str | None
     previous_login_user_agent: str | None
+
+
+# --- Second factors: one-time codes, TOTP and the emoji challenge ---------------------
+# None of these carries the code, the answer or a secret: messages and params reach
+# logs and API clients. The web layer localizes by ``code``.
+
+
+class CodeFormatInvalid(InvalidInput):
+    """The entry is not a code at all (not digits, or not the expected length).
+
+    ``digits`` is the expected length, or None when the verifier does not know it."""
+
+    code = "otp_format_invalid"
+
+    def __init__(self, *, digits: int | None = None) -> None:
+        if digits is None:
+            super().__init__("Enter the code using digits only.")
+        else:
+            super().__init__(f"Enter the {digits}-digit code.", digits=digits)
+        self.digits = digits
+
+
+class WrongCode(Unauthorized):
+    """The code does not match (or was issued for another purpose).
+
+    ``attempts_left`` is how many more tries this code allows, or None when attempts
+    are limited elsewhere (TOTP: by the account lockout)."""
+
+    code = "otp_wrong"
+    wording = "The code is not correct"
+
+    def __init__(self, *, attempts_left: int | None = None) -> None:
+        if attempts_left is None:
+            super().__init__(f"{self.wording}.")
+        else:
+            tries = "attempt" if attempts_left == 1 else "attempts"
+            super().__init__(f"{self.wording} ({attempts_left} {tries} left).",
+                             attempts_left=attempts_left)
+        self.attempts_left = attempts_left
+
+
+class WrongEmoji(WrongCode):
+    """The emoji picked, or their order, do not match the ones sent."""
+
+    code = "emoji_wrong"
+    wording = "The emoji picked do not match the ones sent, or are not in the order sent"
+
+
+class CodeExpired(Unauthorized):
+    """The one-time code or challenge was valid until ``expired_at``; a new one is needed."""
+
+    code = "otp_expired"
+
+    def __init__(self, *, expired_at: datetime) -> None:
+        # ISO text in params: ``to_dict()`` goes to JSON as it is.
+        super().__init__("The code has expired; request a new one.",
+                         expired_at=expired_at.isoformat())
+        self.expired_at = expired_at
+
+
+class TooManyAttempts(Unauthorized):
+    """``max_attempts`` tries were used up; the code or challenge is dead, a new one is needed."""
+
+    code = "otp_too_many_attempts"
+
+    def __init__(self, *, max_attempts: int) -> None:
+        super().__init__(f"Too many attempts ({max_attempts}); request a new code.",
+                         max_attempts=max_attempts)
+        self.max_attempts = max_attempts
+
+
+class CodeReused(Unauthorized):
+    """The authenticator code was already used: each code is accepted once (replay)."""
+
+    code = "otp_reused"
+
+    def __init__(self) -> None:
+        super().__init__("This code was already used; wait for the next code in your app.")
+
+
+class EmojiPickInvalid(InvalidInput):
+    """The picks cannot be an answer: ``reason`` is ``empty``, ``not_on_grid`` or
+    ``duplicate`` (an answer never repeats a symbol)."""
+
+    code = "emoji_pick_invalid"
+
+    def __init__(self, *, reason: str) -> None:
+        super().__init__("Pick the emoji shown on the screen, in the order sent, each once.",
+                         reason=reason)
+        self.reason = reason

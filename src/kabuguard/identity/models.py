@@ -40,6 +40,10 @@ class WebSession(Base):
     device: Mapped[str | None] = mapped_column(String(64))
     channel: Mapped[str] = mapped_column(String(20))
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # What the session has proven (identity.methods.Level) and when it last did: the
+    # guard compares both with the policy's level and freshness for each action.
+    auth_level: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    authenticated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class LoginRecord(Base):

@@ -19,6 +19,9 @@ from kabuguard.domain.clock import Clock, utcnow
 from kabuguard.domain.errors import InvalidInput, UnknownAccount
 from kabuguard.domain.events import Event, EventType, RequestContext
 from kabuguard.domain.ids import new_id
+from kabuguard.guard.actions import Action
+from kabuguard.guard.interfaces import ActionDenied, Actor, Outcome, StepUpRequired
+from kabuguard.guard.services import Guard
 from kabuguard.identity.interfaces import (
     LoginFailed,
     LoginResult,
@@ -26,6 +29,7 @@ from kabuguard.identity.interfaces import (
     SessionInvalid,
     WeakPassword,
 )
+from kabuguard.identity.methods import Level
 from kabuguard.identity.models import Customer, LoginRecord, WebSession
 from kabuguard.identity.passwords import PasswordService
 from kabuguard.journal import Journal
@@ -66,9 +70,9 @@ def validate_phone(phone: str) -> str:
 
 class IdentityService:
     def __init__(self, db: Database, *, cipher: FieldCipher, journal: Journal,
-                 passwords: PasswordService, session_idle: timedelta,
+                 guard: Guard, passwords: PasswordService, session_idle: timedelta,
                  session_absolute: timedelta, clock: Clock = utcnow) -> None:
-        self.db, self.cipher, self.journal = db, cipher, journal
+        self.db, self.cipher, self.journal, self.guard = db, cipher, journal, guard
         self.passwords, self.clock = passwords, clock
         self.session_idle, self.session_absolute = session_idle, session_absolute
 
@@ -158,8 +162,25 @@ class IdentityService:
             ).scalar_one_or_none()
         ok = self.passwords.verify(customer.password_hash if customer else None, password)
         login_token = self.cipher.token("login", login_id)
+        decision = None
+        if ok and customer is not None:
+            # The guard decides whether a password is enough to log in here, from this
+            # channel (a backup site gets no weaker rule: the policy forbids it).
+            decision = self.guard.check(
+                Action.LOGIN, Actor(customer.id, Level.PASSWORD, now), context, now=now)
         with self.db.write() as session:
-            if not ok or customer is None:
+            if decision is not None and not decision.allowed:
+                assert customer is not None  # noqa: S101 - a decision implies a customer
+                session.add(LoginRecord(customer_id=customer.id, ts=now, ip=context.ip,
+                                        user_agent=context.user_agent,
+                                        channel=str(context.channel),
+                                        outcome="second_factor_required", success=False))
+                self.journal.record_admin(
+                    session, ts=now, actor=f"customer:{customer.id}", action="login_refused",
+                    subject=customer.id, payload={"decision": decision.to_dict(),
+                                                  "ip": context.ip})
+                failed = False
+            elif not ok or customer is None:
                 outcome = "bad_password" if customer else "unknown_user"
                 session.add(LoginRecord(customer_id=customer.id if customer else None, ts=now,
                                         ip=context.ip, user_agent=context.user_agent,
@@ -187,7 +208,8 @@ class IdentityService:
                     customer_id=customer.id, csrf_token=secrets.token_urlsafe(32),
                     created_at=now, last_seen_at=now, ip=context.ip,
                     user_agent=context.user_agent, device=context.device,
-                    channel=str(context.channel),
+                    channel=str(context.channel), auth_level=int(Level.PASSWORD),
+                    authenticated_at=now,
                 )
                 session.add(web_session)
                 session.add(LoginRecord(customer_id=customer.id, ts=now, ip=context.ip,
@@ -201,6 +223,10 @@ class IdentityService:
                     new_id("evt"), now, EventType.LOGIN, customer.id, ctx,
                     {"login_id": login_token, "outcome": "success", "methods": ["password"]},
                 ), actor=f"customer:{customer.id}")
+        if decision is not None and not decision.allowed:
+            # No session is issued: the second step (passkey, OTP) completes the login.
+            raise (StepUpRequired(decision) if decision.outcome is Outcome.CHALLENGE
+                   else ActionDenied(decision))
         if failed:
             raise LoginFailed("The login id or password is incorrect.")
         assert customer is not None  # noqa: S101 - narrowed by `failed`
@@ -269,4 +295,5 @@ class IdentityService:
     def _info(ws: WebSession) -> SessionInfo:
         return SessionInfo(public_id=ws.public_id, customer_id=ws.customer_id,
                            account_id=ws.customer_id, csrf_token=ws.csrf_token,
-                           created_at=ws.created_at, channel=ws.channel)
+                           created_at=ws.created_at, channel=ws.channel,
+                           auth_level=ws.auth_level, authenticated_at=ws.authenticated_at)

@@ -32,6 +32,8 @@ def localized_error(exc: KabuguardError, lang: str) -> str:
     key = f"error.{exc.code}"
     if key in MESSAGES:
         params = {k: v for k, v in exc.params.items() if isinstance(v, str | int)}
+        if "level" in params:
+            params["level_name"] = translate(f"level.{params['level']}", lang)
         try:
             return translate(key, lang, **params)
         except KeyError:

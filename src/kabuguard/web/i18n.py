@@ -79,6 +79,17 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ja": "出金先口座の変更直後のため、出金はまだできません（{usable_from} 以降に可能）。",
         "en": "The bank account was changed recently; withdrawals are possible from "
               "{usable_from}."},
+    "error.step_up_required": {
+        "ja": "この操作には追加の本人認証（{level_name}）が必要です。",
+        "en": "This action needs an additional authentication ({level_name})."},
+    "error.action_denied": {"ja": "この操作は受け付けられません。お問い合わせください。",
+                            "en": "This action is not allowed. Please contact us."},
+    "error.action_held": {
+        "ja": "この操作は確認のため保留されました。担当者から連絡いたします。",
+        "en": "This action is held for review. We will contact you."},
+    "level.password": {"ja": "パスワード", "en": "password"},
+    "level.otp": {"ja": "ワンタイムコード等", "en": "one-time code"},
+    "level.phishing_resistant": {"ja": "パスキー", "en": "passkey"},
     "error.forbidden": {"ja": "この操作は現在行えません。お問い合わせください。",
                         "en": "This action is not possible now. Please contact us."},
     "error.invalid_input": {"ja": "入力内容を確認してください。",

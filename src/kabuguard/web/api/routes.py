@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from kabuguard.broker.interfaces import BankDetails, OrderRequest, Outcome
 from kabuguard.domain.errors import InvalidInput
 from kabuguard.domain.events import Channel
+from kabuguard.guard.actions import Action
 from kabuguard.identity.services import validate_email, validate_phone
 from kabuguard.web.deps import ApiSessionDep, BrokerDep, IdentityDep
+from kabuguard.web.guarding import guarded_api
 from kabuguard.web.security import request_context
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
@@ -107,7 +109,7 @@ def quote(symbol: str, broker: BrokerDep, _session: ApiSessionDep) -> dict[str, 
     return broker.quote(symbol).to_dict()
 
 
-@router.post("/orders", status_code=201)
+@router.post("/orders", status_code=201, dependencies=[Depends(guarded_api(Action.ORDER))])
 def place_order(body: OrderBody, request: Request, session: ApiSessionDep, broker: BrokerDep,
                 idempotency_key: IdemKey = None) -> JSONResponse:
     """Place a market or limit order. 201 with the order (``filled`` when executed at
@@ -125,7 +127,8 @@ def list_orders(session: ApiSessionDep, broker: BrokerDep,
     return broker.orders(session.account_id, limit=limit)
 
 
-@router.post("/orders/{order_id}/cancel")
+@router.post("/orders/{order_id}/cancel",
+             dependencies=[Depends(guarded_api(Action.CANCEL_ORDER))])
 def cancel_order(order_id: str, request: Request, session: ApiSessionDep,
                  broker: BrokerDep) -> JSONResponse:
     return _answer(broker.cancel_order(session.account_id, order_id,
@@ -144,7 +147,8 @@ def cash(session: ApiSessionDep, broker: BrokerDep,
     }
 
 
-@router.post("/deposits", status_code=201)
+@router.post("/deposits", status_code=201,
+             dependencies=[Depends(guarded_api(Action.DEPOSIT))])
 def deposit(body: AmountBody, request: Request, session: ApiSessionDep, broker: BrokerDep,
             idempotency_key: IdemKey = None) -> JSONResponse:
     """Simulated deposit (the reference brokerage has no real bank link)."""
@@ -153,7 +157,8 @@ def deposit(body: AmountBody, request: Request, session: ApiSessionDep, broker: 
                                   idempotency_key=idempotency_key))
 
 
-@router.post("/withdrawals", status_code=201)
+@router.post("/withdrawals", status_code=201,
+             dependencies=[Depends(guarded_api(Action.WITHDRAWAL))])
 def withdraw(body: AmountBody, request: Request, session: ApiSessionDep, broker: BrokerDep,
              idempotency_key: IdemKey = None) -> JSONResponse:
     return _answer(broker.withdraw(session.account_id, body.amount_jpy,
@@ -170,7 +175,7 @@ def bank_account(session: ApiSessionDep, broker: BrokerDep) -> dict[str, Any]:
             "registered_at": bank["registered_at"].isoformat()}
 
 
-@router.put("/bank-account")
+@router.put("/bank-account", dependencies=[Depends(guarded_api(Action.BANK_ACCOUNT_CHANGE))])
 def change_bank_account(body: BankBody, request: Request, session: ApiSessionDep,
                         broker: BrokerDep) -> dict[str, Any]:
     return broker.change_bank_account(
@@ -184,7 +189,7 @@ def profile(session: ApiSessionDep, identity: IdentityDep) -> dict[str, Any]:
     return identity.profile(session.customer_id)
 
 
-@router.patch("/profile")
+@router.patch("/profile", dependencies=[Depends(guarded_api(Action.CONTACT_CHANGE))])
 def change_profile(body: ProfileBody, request: Request, session: ApiSessionDep,
                    identity: IdentityDep) -> dict[str, Any]:
     if body.email is None and body.phone is None:

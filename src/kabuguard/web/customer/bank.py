@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import RedirectResponse, Response
 
 from kabuguard.broker.interfaces import BankDetails
 from kabuguard.broker.services import BrokerService
 from kabuguard.domain.errors import KabuguardError
+from kabuguard.guard.actions import Action
 from kabuguard.identity.interfaces import SessionInfo
 from kabuguard.web.customer.display import cooling_off_hours
 from kabuguard.web.customer.forms import (
@@ -24,6 +25,7 @@ from kabuguard.web.customer.forms import (
     notice_text,
 )
 from kabuguard.web.deps import BrokerDep, LangDep, WebSessionDep
+from kabuguard.web.guarding import guarded_web
 from kabuguard.web.security import check_csrf, request_context
 from kabuguard.web.templating import render
 
@@ -39,7 +41,7 @@ def bank_page(request: Request, session: WebSessionDep, broker: BrokerDep, lang:
                         notice=notice_text(notice, NOTICES, lang))
 
 
-@router.post("/bank")
+@router.post("/bank", dependencies=[Depends(guarded_web(Action.BANK_ACCOUNT_CHANGE))])
 def change_bank(request: Request, session: WebSessionDep, broker: BrokerDep, lang: LangDep,
                 csrf_token: Annotated[str, Form(max_length=200)] = "",
                 bank_name: Annotated[str, Form(max_length=80)] = "",

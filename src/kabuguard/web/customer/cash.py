@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import RedirectResponse, Response
 
 from kabuguard.broker.services import BrokerService
 from kabuguard.domain.errors import KabuguardError
+from kabuguard.guard.actions import Action
 from kabuguard.identity.interfaces import SessionInfo
 from kabuguard.web.customer.forms import (
     error_text,
@@ -18,6 +19,7 @@ from kabuguard.web.customer.forms import (
     parse_whole,
 )
 from kabuguard.web.deps import BrokerDep, LangDep, WebSessionDep
+from kabuguard.web.guarding import guarded_web
 from kabuguard.web.security import check_csrf, request_context
 from kabuguard.web.templating import render
 
@@ -34,7 +36,7 @@ def cash_page(request: Request, session: WebSessionDep, broker: BrokerDep, lang:
                         notice=notice_text(notice, NOTICES, lang))
 
 
-@router.post("/cash/deposit")
+@router.post("/cash/deposit", dependencies=[Depends(guarded_web(Action.DEPOSIT))])
 def deposit(request: Request, session: WebSessionDep, broker: BrokerDep, lang: LangDep,
             csrf_token: Annotated[str, Form(max_length=200)] = "",
             amount_jpy: Annotated[str, Form(max_length=30)] = "",
@@ -52,7 +54,7 @@ def deposit(request: Request, session: WebSessionDep, broker: BrokerDep, lang: L
     return RedirectResponse("/cash?notice=deposited", status_code=303)
 
 
-@router.post("/cash/withdraw")
+@router.post("/cash/withdraw", dependencies=[Depends(guarded_web(Action.WITHDRAWAL))])
 def withdraw(request: Request, session: WebSessionDep, broker: BrokerDep, lang: LangDep,
              csrf_token: Annotated[str, Form(max_length=200)] = "",
              amount_jpy: Annotated[str, Form(max_length=30)] = "",

@@ -5,16 +5,18 @@ from __future__ import annotations
 from typing import Annotated, Any
 from urllib.parse import quote as urlquote
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import RedirectResponse, Response
 
 from kabuguard.broker.market import MINOR_PER_UNIT, Currency
 from kabuguard.broker.services import BrokerService
 from kabuguard.domain.errors import KabuguardError, UnknownSymbol
+from kabuguard.guard.actions import Action
 from kabuguard.identity.interfaces import SessionInfo
 from kabuguard.web.customer.display import CANCELLABLE
 from kabuguard.web.customer.forms import error_text, notice_text
 from kabuguard.web.deps import BrokerDep, LangDep, WebSessionDep
+from kabuguard.web.guarding import guarded_web
 from kabuguard.web.i18n import format_price
 from kabuguard.web.security import check_csrf, request_context
 from kabuguard.web.templating import render
@@ -49,7 +51,8 @@ def order_page(order_id: str, request: Request, session: WebSessionDep, broker: 
         notice=notice_text(notice, NOTICES, lang))
 
 
-@router.post("/orders/{order_id}/cancel")
+@router.post("/orders/{order_id}/cancel",
+             dependencies=[Depends(guarded_web(Action.CANCEL_ORDER))])
 def cancel_order(order_id: str, request: Request, session: WebSessionDep, broker: BrokerDep,
                  lang: LangDep,
                  csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:

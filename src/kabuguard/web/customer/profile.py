@@ -5,15 +5,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from starlette.responses import RedirectResponse, Response
 
 from kabuguard.domain.errors import KabuguardError
+from kabuguard.guard.actions import Action
 from kabuguard.identity.interfaces import SessionInfo
 from kabuguard.identity.services import IdentityService
 from kabuguard.web.customer.display import browser_label, mask_email, mask_phone, months_ago
 from kabuguard.web.customer.forms import error_text, normalize_text, notice_text
 from kabuguard.web.deps import IdentityDep, LangDep, WebSessionDep
+from kabuguard.web.guarding import guarded_web
 from kabuguard.web.security import check_csrf, request_context
 from kabuguard.web.templating import render
 
@@ -31,14 +33,14 @@ def profile_page(request: Request, session: WebSessionDep, identity: IdentityDep
                            notice=notice_text(notice, NOTICES, lang))
 
 
-@router.post("/profile/email")
+@router.post("/profile/email", dependencies=[Depends(guarded_web(Action.CONTACT_CHANGE))])
 def change_email(request: Request, session: WebSessionDep, identity: IdentityDep,
                  lang: LangDep, csrf_token: Annotated[str, Form(max_length=200)] = "",
                  email: Annotated[str, Form(max_length=254)] = "") -> Response:
     return _change(request, identity, session, lang, csrf_token, "email", email)
 
 
-@router.post("/profile/phone")
+@router.post("/profile/phone", dependencies=[Depends(guarded_web(Action.CONTACT_CHANGE))])
 def change_phone(request: Request, session: WebSessionDep, identity: IdentityDep,
                  lang: LangDep, csrf_token: Annotated[str, Form(max_length=200)] = "",
                  phone: Annotated[str, Form(max_length=30)] = "") -> Response:

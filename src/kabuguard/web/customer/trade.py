@@ -11,13 +11,14 @@ from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 from urllib.parse import quote as urlquote
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.responses import RedirectResponse, Response
 
 from kabuguard.broker.interfaces import OrderRequest, QuoteView
 from kabuguard.broker.services import BrokerService
 from kabuguard.domain.errors import KabuguardError, UnknownSymbol
+from kabuguard.guard.actions import Action
 from kabuguard.identity.interfaces import SessionInfo
 from kabuguard.web.customer.forms import (
     error_field,
@@ -28,6 +29,7 @@ from kabuguard.web.customer.forms import (
     parse_whole,
 )
 from kabuguard.web.deps import BrokerDep, LangDep, WebSessionDep
+from kabuguard.web.guarding import guarded_web
 from kabuguard.web.i18n import format_jst, format_price
 from kabuguard.web.security import check_csrf, request_context
 from kabuguard.web.templating import render
@@ -43,7 +45,7 @@ def trade_page(request: Request, session: WebSessionDep, broker: BrokerDep, lang
                          query=normalize_text(q), form=None)
 
 
-@router.post("/trade")
+@router.post("/trade", dependencies=[Depends(guarded_web(Action.ORDER))])
 def trade_submit(
     request: Request, session: WebSessionDep, broker: BrokerDep, lang: LangDep,
     csrf_token: Annotated[str, Form(max_length=200)] = "",
