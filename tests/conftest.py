@@ -18,10 +18,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from argon2 import PasswordHasher
 
+from factories.customers import FAST_PASSWORDS
 from kabuguard.container import Services, build_services
-from kabuguard.identity.passwords import PasswordService
 from kabuguard.settings import Settings, load_settings
 from kabuguard.store.migrate import upgrade
 
@@ -119,9 +118,6 @@ def clock() -> MutableClock:
     return MutableClock()
 
 
-# Fast argon2id for tests that create many customers; the production parameters are
-# tested in tests/unit/identity.
-FAST_PASSWORDS = PasswordService(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 @pytest.fixture

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import itertools
 
+from argon2 import PasswordHasher
 from sqlalchemy.orm import Session
 
 from kabuguard.broker.interfaces import BankDetails
 from kabuguard.broker.models import Holding
 from kabuguard.container import Services
+from kabuguard.identity.passwords import PasswordService
 
 _ids = itertools.count(2_000_001)
+# Fast argon2id for tests that create many customers; the production parameters are
+# tested in tests/unit/identity.
+FAST_PASSWORDS = PasswordService(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 PASSWORD = "correct-horse-battery"
 
 

@@ -50,7 +50,8 @@ def provisioning_uri(secret: str, *, account_name: str, issuer: str = DEFAULT_IS
 def verify_totp(secret: str, code: str, *, now: datetime, last_used_step: int | None,
                 valid_window: int = 1) -> int:
     """Check an authenticator code. Returns the time step it matched; store it as the
-    next ``last_used_step``.
+    next ``last_used_step`` with a compare-and-set (``... WHERE last_used_step IS NULL
+    OR last_used_step < :step``), so two parallel requests with one code cannot both pass.
 
     ``valid_window`` steps either side of the current one are accepted, for clock
     drift and typing time (the default, 1, is RFC 6238 §5.2's recommendation).

@@ -1,0 +1,76 @@
+"""Every route that changes money, holdings, credentials or contacts goes through the
+guard (ARCHITECTURE.md: a backup site that skipped device authentication must be
+impossible here). A new mutating route fails this test until it declares its action
+or is listed below with the reason it needs none."""
+
+from __future__ import annotations
+
+from fastapi.routing import APIRoute, iter_route_contexts
+
+from kabuguard.guard.actions import Action
+
+MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
+
+# Mutating routes that need no guard dependency, and why.
+NOT_GUARDED = {
+    ("POST", "/login"): "the login itself: IdentityService.login_password asks the guard "
+                        "(Action.LOGIN) before a session exists",
+    ("POST", "/api/v1/sessions"): "the API login, same as /login",
+    ("POST", "/logout"): "ends the caller's own session; changes nothing else",
+    ("DELETE", "/api/v1/sessions/current"): "the API logout",
+}
+
+
+def api_routes(app):
+    """(method, path, route) for every endpoint as served: FastAPI includes routers
+    lazily, so ``app.routes`` alone does not list them."""
+    for ctx in iter_route_contexts(app.routes):
+        route = ctx.route if isinstance(ctx.route, APIRoute) else ctx.original_route
+        if isinstance(route, APIRoute):
+            for method in ctx.methods or ():
+                yield method, ctx.path, route
+
+
+def guarded_actions(route: APIRoute) -> set[Action]:
+    found: set[Action] = set()
+    todo = [route.dependant]
+    while todo:
+        dep = todo.pop()
+        action = getattr(dep.call, "guarded_action", None)
+        if action is not None:
+            found.add(action)
+        todo.extend(dep.dependencies)
+    return found
+
+
+def test_every_mutating_route_is_guarded_or_explained(app):
+    unguarded = []
+    seen = set()
+    for method, path, route in api_routes(app):
+        if method not in MUTATING:
+            continue
+        seen.add((method, path))
+        if (method, path) in NOT_GUARDED:
+            assert not guarded_actions(route), f"{method} {path} is listed as unguarded"
+            continue
+        if not guarded_actions(route):
+            unguarded.append(f"{method} {path}")
+    assert len(seen) >= 15, "the walk found too few routes: is it seeing the routers?"
+    assert not unguarded, f"routes that change state without the guard: {unguarded}"
+    assert set(NOT_GUARDED) <= seen, "an exempt route no longer exists: update NOT_GUARDED"
+
+
+def test_the_money_routes_declare_the_right_action(app):
+    expected = {
+        ("POST", "/api/v1/orders"): Action.ORDER, ("POST", "/trade"): Action.ORDER,
+        ("POST", "/api/v1/withdrawals"): Action.WITHDRAWAL,
+        ("POST", "/cash/withdraw"): Action.WITHDRAWAL,
+        ("PUT", "/api/v1/bank-account"): Action.BANK_ACCOUNT_CHANGE,
+        ("POST", "/bank"): Action.BANK_ACCOUNT_CHANGE,
+        ("PATCH", "/api/v1/profile"): Action.CONTACT_CHANGE,
+        ("POST", "/profile/email"): Action.CONTACT_CHANGE,
+        ("POST", "/profile/phone"): Action.CONTACT_CHANGE,
+    }
+    routes = {(m, p): r for m, p, r in api_routes(app)}
+    for key, action in expected.items():
+        assert guarded_actions(routes[key]) == {action}, key
