@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kabuguard.store.base import Base
@@ -60,3 +60,41 @@ class LoginRecord(Base):
     channel: Mapped[str] = mapped_column(String(20))
     outcome: Mapped[str] = mapped_column(String(30))
     success: Mapped[bool] = mapped_column(Boolean)
+
+
+class Passkey(Base):
+    """A registered WebAuthn credential (discoverable, user-verified). Removed passkeys
+    keep their row (``removed_at``) for the audit trail but can no longer sign in."""
+
+    __tablename__ = "passkeys"
+
+    credential_id: Mapped[str] = mapped_column(String(400), primary_key=True)  # base64url
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), index=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)  # COSE key
+    sign_count: Mapped[int] = mapped_column(BigInteger, default=0)
+    backup_eligible: Mapped[bool] = mapped_column(Boolean)
+    backed_up: Mapped[bool] = mapped_column(Boolean)
+    transports: Mapped[str] = mapped_column(String(100), default="")
+    aaguid: Mapped[str] = mapped_column(String(36))
+    name: Mapped[str] = mapped_column(String(60))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class AuthChallenge(Base):
+    """A single-use challenge (WebAuthn challenge or a one-time code's hash), bound to
+    its purpose and, for step-up, to the session that asked for it."""
+
+    __tablename__ = "auth_challenges"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    customer_id: Mapped[str | None] = mapped_column(ForeignKey("customers.id"))
+    session_hash: Mapped[str | None] = mapped_column(String(64))
+    purpose: Mapped[str] = mapped_column(String(40))
+    method: Mapped[str] = mapped_column(String(20))
+    secret: Mapped[str] = mapped_column(String(200))  # WebAuthn challenge (b64url) or code hash
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    consumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -33,6 +33,9 @@ from datetime import timedelta
 from typing import Any, ClassVar, Final
 from urllib.parse import urlsplit
 
+from cryptography.hazmat.primitives.asymmetric.ec import SECP256R1, EllipticCurvePublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from webauthn import (
     generate_authentication_options,
     generate_registration_options,
@@ -41,6 +44,8 @@ from webauthn import (
     verify_registration_response,
 )
 from webauthn.helpers import (
+    decode_credential_public_key,
+    decoded_public_key_to_cryptography,
     parse_authentication_credential_json,
     parse_client_data_json,
     parse_registration_credential_json,
@@ -48,6 +53,7 @@ from webauthn.helpers import (
 from webauthn.helpers.cose import COSEAlgorithmIdentifier
 from webauthn.helpers.exceptions import (
     InvalidAuthenticationResponse,
+    InvalidBackupFlags,
     InvalidJSONStructure,
     InvalidRegistrationResponse,
     WebAuthnException,
@@ -451,7 +457,9 @@ def verify_registration(
 
     py_webauthn checks type, challenge, origin, rpIdHash, UP, UV (always required here),
     the algorithm and the "none" attestation; this adds the cross-origin frame check
-    (§13.4.9) and the 1023-byte credential id limit. The caller must still refuse a
+    (§13.4.9), the 1023-byte credential id limit and a check that the public key is a
+    valid key of the algorithm it names (py_webauthn only reads its ``alg`` when the
+    attestation is "none"), so a stored key always verifies later. The caller must still refuse a
     credential id already registered to anyone (§7.1, last steps).
 
     Returns a :class:`RegisteredPasskey`. Raises :class:`MalformedCredential`,
@@ -472,7 +480,12 @@ def verify_registration(
         )
     except WebAuthnException as exc:
         raise _translate(exc) from exc
+    except (LookupError, ValueError, TypeError) as exc:
+        # py_webauthn 3.0.1 indexes the COSE map without checks: a key missing "alg"
+        # from the client ends in KeyError, which must not become a server error.
+        raise MalformedCredential("the credential public key is not a COSE key") from exc
     _refuse_cross_origin(parsed.response.client_data_json)
+    _check_credential_public_key(verified.credential_public_key)
     return RegisteredPasskey(
         credential_id=verified.credential_id,
         public_key=verified.credential_public_key,
@@ -514,7 +527,8 @@ def verify_authentication(
       the caller must also require ``user_handle`` to be present.
 
     Returns a :class:`VerifiedAssertion`. Raises :class:`MalformedCredential` or a
-    :class:`PasskeyInvalid` subclass.
+    :class:`PasskeyInvalid` subclass; ``ValueError`` when ``stored_public_key`` cannot be
+    decoded (a corrupt record: an internal error, not a failed login).
     """
     parsed = _parse_authentication(credential)
     try:
@@ -531,8 +545,14 @@ def verify_authentication(
             credential_current_sign_count=0,
             require_user_verification=True,
         )
-    except WebAuthnException as exc:
+    except (InvalidAuthenticationResponse, InvalidBackupFlags) as exc:
         raise _translate(exc) from exc
+    except (WebAuthnException, LookupError, ValueError, TypeError) as exc:
+        # Everything from the response is parsed inside py_webauthn's wrapped steps;
+        # what is left can only come from decoding stored_public_key, which
+        # verify_registration checked: the stored record is corrupt. That is not the
+        # customer's failure, so not Unauthorized.
+        raise ValueError("stored_public_key is not a usable COSE public key") from exc
     _refuse_cross_origin(parsed.response.client_data_json)
     _check_sign_count(stored=stored_sign_count, new=verified.new_sign_count)
     backup_eligible = verified.credential_device_type == CredentialDeviceType.MULTI_DEVICE
@@ -572,6 +592,24 @@ def _check_sign_count(*, stored: int, new: int) -> None:
     """
     if (stored or new) and new <= stored:
         raise SignCountRegression(stored_sign_count=stored, new_sign_count=new)
+
+
+def _check_credential_public_key(cose_key: bytes) -> None:
+    """The key must load and match its COSE algorithm (§5.8.5, §6.5.1.1): ES256 on
+    P-256, EdDSA on Ed25519, RS256 with at least 2048 bits."""
+    try:
+        decoded = decode_credential_public_key(cose_key)
+        key = decoded_public_key_to_cryptography(decoded)
+    except (WebAuthnException, LookupError, ValueError, TypeError) as exc:
+        raise PasskeyInvalid("the credential public key is not a valid key") from exc
+    if decoded.alg == COSEAlgorithmIdentifier.ECDSA_SHA_256:
+        ok = isinstance(key, EllipticCurvePublicKey) and isinstance(key.curve, SECP256R1)
+    elif decoded.alg == COSEAlgorithmIdentifier.EDDSA:
+        ok = isinstance(key, Ed25519PublicKey)
+    else:
+        ok = isinstance(key, RSAPublicKey) and key.key_size >= 2048
+    if not ok:
+        raise PasskeyInvalid("the credential public key does not match its algorithm")
 
 
 def _refuse_cross_origin(client_data_json: bytes) -> None:
