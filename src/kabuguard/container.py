@@ -13,8 +13,10 @@ from kabuguard.crypto import FieldCipher
 from kabuguard.domain.clock import Clock, utcnow
 from kabuguard.guard.policy import load_policy
 from kabuguard.guard.services import Guard
+from kabuguard.identity.passkeys import PasskeyService
 from kabuguard.identity.passwords import PasswordService
 from kabuguard.identity.services import IdentityService
+from kabuguard.identity.webauthn import RelyingParty
 from kabuguard.journal import Journal
 from kabuguard.settings import Settings
 from kabuguard.store.database import Database
@@ -29,6 +31,7 @@ class Services:
     journal: Journal
     guard: Guard
     identity: IdentityService
+    passkeys: PasskeyService
     broker: BrokerService
     bus: InProcessBus
     relay: OutboxRelay
@@ -60,5 +63,8 @@ def build_services(settings: Settings, *, clock: Clock = utcnow,
     )
     bus = InProcessBus()
     return Services(settings=settings, db=db, cipher=cipher, audit=audit, journal=journal,
-                    guard=guard, identity=identity, broker=broker, bus=bus,
+                    guard=guard, identity=identity,
+                    passkeys=PasskeyService(identity, RelyingParty(
+                        rp_id=settings.webauthn_rp_id, rp_name="Kabuguard Securities",
+                        origins=settings.origins)), broker=broker, bus=bus,
                     relay=OutboxRelay(db, bus, clock=clock))

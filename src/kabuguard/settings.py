@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     market_hours: Literal["real", "always_open"] = "real"
     # Overrides of the default rates (broker.market.FxRates), JPY per unit.
     fx_rates: dict[str, Decimal] = Field(default_factory=dict)
+    # WebAuthn relying party: a host name (an IP address cannot be an RP ID) and the
+    # origins pages are served from; empty means http://{host}:{port}.
+    webauthn_rp_id: str = "localhost"
+    webauthn_origins: list[str] = Field(default_factory=list)
     # A preset name (guard/presets) or the path of a policy file. The demo default
     # asks for a password only until the identity methods are wired in; production
     # deployments name a JSDA preset.
@@ -97,6 +101,10 @@ class Settings(BaseSettings):
     def data_keys(self) -> list[str]:
         raw = self.data_key or DEMO_DATA_KEY
         return [k.strip() for k in raw.split(",") if k.strip()]
+
+    @property
+    def origins(self) -> tuple[str, ...]:
+        return tuple(self.webauthn_origins) or (f"http://{self.host}:{self.port}",)
 
     @property
     def is_sqlite(self) -> bool:

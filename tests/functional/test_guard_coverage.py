@@ -18,6 +18,11 @@ NOT_GUARDED = {
     ("POST", "/api/v1/sessions"): "the API login, same as /login",
     ("POST", "/logout"): "ends the caller's own session; changes nothing else",
     ("DELETE", "/api/v1/sessions/current"): "the API logout",
+    ("POST", "/api/v1/sessions/passkey/options"): "starts a passkey login (no session yet)",
+    ("POST", "/api/v1/sessions/passkey"): "the passkey login: PasskeyService.login_finish "
+                                          "asks the guard (Action.LOGIN)",
+    ("POST", "/api/v1/step-up/passkey/options"): "is the step-up the guard asks for",
+    ("POST", "/api/v1/step-up/passkey"): "is the step-up the guard asks for",
 }
 
 

@@ -30,7 +30,7 @@ from kabuguard.identity.interfaces import (
     WeakPassword,
 )
 from kabuguard.identity.methods import Level
-from kabuguard.identity.models import Customer, LoginRecord, WebSession
+from kabuguard.identity.models import Customer, LoginRecord, Passkey, WebSession
 from kabuguard.identity.passwords import PasswordService
 from kabuguard.journal import Journal
 from kabuguard.store.database import Database
@@ -167,7 +167,8 @@ class IdentityService:
             # The guard decides whether a password is enough to log in here, from this
             # channel (a backup site gets no weaker rule: the policy forbids it).
             decision = self.guard.check(
-                Action.LOGIN, Actor(customer.id, Level.PASSWORD, now), context, now=now)
+                Action.LOGIN, Actor(customer.id, Level.PASSWORD, now), context, now=now,
+                strongest_enrolled=self.strongest_enrolled(customer.id))
         with self.db.write() as session:
             if decision is not None and not decision.allowed:
                 assert customer is not None  # noqa: S101 - a decision implies a customer
@@ -197,46 +198,69 @@ class IdentityService:
                     fresh = session.get(Customer, customer.id)
                     if fresh is not None:
                         fresh.password_hash = self.passwords.hash(password)
-                previous = session.execute(
-                    select(LoginRecord).where(LoginRecord.customer_id == customer.id,
-                                              LoginRecord.success.is_(True))
-                    .order_by(LoginRecord.ts.desc(), LoginRecord.id.desc()).limit(1)
-                ).scalar_one_or_none()
-                token = secrets.token_urlsafe(32)
-                web_session = WebSession(
-                    token_hash=_hash_token(token), public_id=new_id("ses"),
-                    customer_id=customer.id, csrf_token=secrets.token_urlsafe(32),
-                    created_at=now, last_seen_at=now, ip=context.ip,
-                    user_agent=context.user_agent, device=context.device,
-                    channel=str(context.channel), auth_level=int(Level.PASSWORD),
-                    authenticated_at=now,
-                )
-                session.add(web_session)
-                session.add(LoginRecord(customer_id=customer.id, ts=now, ip=context.ip,
-                                        user_agent=context.user_agent,
-                                        channel=str(context.channel), outcome="success",
-                                        success=True))
-                ctx = RequestContext(ip=context.ip, channel=context.channel,
-                                     session=web_session.public_id, device=context.device,
-                                     user_agent=context.user_agent)
-                self.journal.record(session, Event(
-                    new_id("evt"), now, EventType.LOGIN, customer.id, ctx,
-                    {"login_id": login_token, "outcome": "success", "methods": ["password"]},
-                ), actor=f"customer:{customer.id}")
+                result = self.open_session(session, customer.id, login_token=login_token,
+                                           level=Level.PASSWORD, methods=["password"],
+                                           context=context, now=now)
         if decision is not None and not decision.allowed:
             # No session is issued: the second step (passkey, OTP) completes the login.
             raise (StepUpRequired(decision) if decision.outcome is Outcome.CHALLENGE
                    else ActionDenied(decision))
         if failed:
             raise LoginFailed("The login id or password is incorrect.")
-        assert customer is not None  # noqa: S101 - narrowed by `failed`
+        return result
+
+    def open_session(self, session: Session, customer_id: str, *, login_token: str,
+                     level: Level, methods: list[str], context: RequestContext,
+                     now: datetime) -> LoginResult:
+        """Start a session after a successful login ceremony, in the caller's
+        transaction: the session row, the login record and the ``login`` event."""
+        previous = session.execute(
+            select(LoginRecord).where(LoginRecord.customer_id == customer_id,
+                                      LoginRecord.success.is_(True))
+            .order_by(LoginRecord.ts.desc(), LoginRecord.id.desc()).limit(1)
+        ).scalar_one_or_none()
+        token = secrets.token_urlsafe(32)
+        web_session = WebSession(
+            token_hash=_hash_token(token), public_id=new_id("ses"), customer_id=customer_id,
+            csrf_token=secrets.token_urlsafe(32), created_at=now, last_seen_at=now,
+            ip=context.ip, user_agent=context.user_agent, device=context.device,
+            channel=str(context.channel), auth_level=int(level), authenticated_at=now,
+        )
+        session.add(web_session)
+        session.add(LoginRecord(customer_id=customer_id, ts=now, ip=context.ip,
+                                user_agent=context.user_agent, channel=str(context.channel),
+                                outcome="success", success=True))
+        ctx = RequestContext(ip=context.ip, channel=context.channel,
+                             session=web_session.public_id, device=context.device,
+                             user_agent=context.user_agent)
+        self.journal.record(session, Event(
+            new_id("evt"), now, EventType.LOGIN, customer_id, ctx,
+            {"login_id": login_token, "outcome": "success", "methods": methods},
+        ), actor=f"customer:{customer_id}")
         return LoginResult(
-            token=token,
-            session=self._info(web_session),
+            token=token, session=self._info(web_session),
             previous_login_at=previous.ts if previous else None,
             previous_login_ip=previous.ip if previous else None,
             previous_login_user_agent=previous.user_agent if previous else None,
         )
+
+    def raise_session_level(self, session: Session, token: str, *, level: Level,
+                            now: datetime) -> tuple[str, SessionInfo]:
+        """After a step-up: record the level and time, and give the session a new token
+        (the old cookie stops working, so a token captured before the step-up cannot
+        ride on it). Returns the new token and the session."""
+        ws = session.get(WebSession, _hash_token(token))
+        if ws is None or ws.revoked_at is not None:
+            raise SessionInvalid("Your session has ended. Please log in again.")
+        new_token = secrets.token_urlsafe(32)
+        ws.token_hash = _hash_token(new_token)
+        # The session records its latest proof, not its best one: freshness is about
+        # the latest, and a PASSKEY session that steps up with a one-time code is, from
+        # then on, as strong as what it proved last.
+        ws.auth_level = int(level)
+        ws.authenticated_at = now
+        ws.last_seen_at = now
+        return new_token, self._info(ws)
 
     def resolve_session(self, token: str | None) -> SessionInfo:
         """The live session for a cookie or bearer token; raise SessionInvalid otherwise.
@@ -272,6 +296,16 @@ class IdentityService:
             self.journal.record(session, Event(new_id("evt"), now, EventType.LOGOUT,
                                                ws.customer_id, context, {}),
                                 actor=f"customer:{ws.customer_id}")
+
+    def strongest_enrolled(self, customer_id: str) -> Level:
+        """The best level among the customer's registered methods (the guard's interim
+        and enrolment rules depend on it)."""
+        with self.db.read() as session:
+            has_passkey = session.execute(
+                select(Passkey.credential_id).where(Passkey.customer_id == customer_id,
+                                                    Passkey.removed_at.is_(None)).limit(1)
+            ).first()
+        return Level.PHISHING_RESISTANT if has_passkey else Level.PASSWORD
 
     def previous_login(self, customer_id: str, *, before: datetime) -> LoginRecord | None:
         """The last successful login strictly before ``before`` (a session's start)."""

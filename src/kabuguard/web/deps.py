@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from kabuguard.broker.services import BrokerService
 from kabuguard.container import Services
 from kabuguard.identity.interfaces import SessionInfo, SessionInvalid
+from kabuguard.identity.passkeys import PasskeyService
 from kabuguard.identity.services import IdentityService
 from kabuguard.web.i18n import LANG_COOKIE_NAME, pick_language
 from kabuguard.web.security import SESSION_COOKIE
@@ -27,6 +28,10 @@ async def get_broker(request: Request) -> BrokerService:
 
 async def get_identity(request: Request) -> IdentityService:
     return request.app.state.services.identity
+
+
+async def get_passkeys(request: Request) -> PasskeyService:
+    return request.app.state.services.passkeys
 
 
 def language_of(request: Request) -> str:
@@ -61,6 +66,7 @@ def get_api_session(request: Request, identity: Annotated[IdentityService, Depen
 ServicesDep = Annotated[Services, Depends(get_services)]
 BrokerDep = Annotated[BrokerService, Depends(get_broker)]
 IdentityDep = Annotated[IdentityService, Depends(get_identity)]
+PasskeysDep = Annotated[PasskeyService, Depends(get_passkeys)]
 LangDep = Annotated[str, Depends(get_language)]
 WebSessionDep = Annotated[SessionInfo, Depends(get_web_session)]
 ApiSessionDep = Annotated[SessionInfo, Depends(get_api_session)]

@@ -32,7 +32,13 @@ def enforce(services: Services, request: Request, session: SessionInfo, action: 
     actor = Actor(session.account_id, Level(session.auth_level), session.authenticated_at,
                   session_id=session.public_id)
     context = request_context(request, channel=channel, session=session.public_id)
-    decision = services.guard.check(action, actor, context, now=services.identity.clock())
+    # What the customer has enrolled matters only when a password is not enough; the
+    # look-up is skipped otherwise, keeping it off the order path under such policies.
+    needs_more = services.guard.policy.requirement(action, channel).level > Level.PASSWORD
+    strongest = (services.identity.strongest_enrolled(session.customer_id) if needs_more
+                 else Level.PASSWORD)
+    decision = services.guard.check(action, actor, context, now=services.identity.clock(),
+                                    strongest_enrolled=strongest)
     if decision.outcome is Outcome.CHALLENGE:
         raise StepUpRequired(decision)
     if decision.outcome is Outcome.HOLD:

@@ -18,7 +18,7 @@ from kabuguard.domain.errors import InvalidInput
 from kabuguard.domain.events import Channel
 from kabuguard.guard.actions import Action
 from kabuguard.identity.services import validate_email, validate_phone
-from kabuguard.web.deps import ApiSessionDep, BrokerDep, IdentityDep
+from kabuguard.web.deps import ApiSessionDep, BrokerDep, IdentityDep, PasskeysDep
 from kabuguard.web.guarding import guarded_api
 from kabuguard.web.security import request_context
 
@@ -57,6 +57,15 @@ class BankBody(Strict):
     holder: str = Field(min_length=1, max_length=80)
 
 
+class PasskeyAnswer(Strict):
+    challenge_id: str = Field(min_length=1, max_length=40)
+    credential: dict[str, Any]
+
+
+class PasskeyRegistration(PasskeyAnswer):
+    name: str = Field(min_length=1, max_length=60)
+
+
 class ProfileBody(Strict):
     email: str | None = Field(default=None, max_length=254)
     phone: str | None = Field(default=None, max_length=20)
@@ -87,10 +96,72 @@ def login(body: LoginBody, request: Request, identity: IdentityDep) -> dict[str,
     }
 
 
+@router.post("/sessions/passkey/options")
+def passkey_login_options(passkeys: PasskeysDep) -> dict[str, Any]:
+    """Start a username-less passkey login: WebAuthn request options and the id of the
+    single-use challenge (valid 5 minutes)."""
+    return passkeys.login_begin()
+
+
+@router.post("/sessions/passkey", status_code=201)
+def passkey_login(body: PasskeyAnswer, request: Request, passkeys: PasskeysDep,
+                  channel: Annotated[Literal["app", "api"], Query()] = "api") -> dict[str, Any]:
+    """Finish a passkey login with the browser's or app's assertion; returns the token."""
+    ctx = request_context(request, channel=Channel.APP if channel == "app" else Channel.API)
+    result = passkeys.login_finish(challenge_id=body.challenge_id, credential=body.credential,
+                                   context=ctx)
+    return {"token": result.token, "session": result.session.public_id,
+            "account": result.session.account_id, "level": "phishing_resistant"}
+
+
+@router.get("/passkeys")
+def list_passkeys(session: ApiSessionDep, passkeys: PasskeysDep) -> list[dict[str, Any]]:
+    return passkeys.list(session.customer_id)
+
+
+@router.post("/passkeys/options", dependencies=[Depends(guarded_api(Action.MFA_ENROLL))])
+def passkey_registration_options(request: Request, session: ApiSessionDep,
+                                 passkeys: PasskeysDep) -> dict[str, Any]:
+    return passkeys.registration_begin(session, _bearer(request))
+
+
+@router.post("/passkeys", status_code=201,
+             dependencies=[Depends(guarded_api(Action.MFA_ENROLL))])
+def register_passkey(body: PasskeyRegistration, request: Request, session: ApiSessionDep,
+                     passkeys: PasskeysDep) -> dict[str, Any]:
+    return passkeys.registration_finish(session, _bearer(request),
+                                        challenge_id=body.challenge_id,
+                                        credential=body.credential, name=body.name,
+                                        context=_ctx(request, session))
+
+
+@router.post("/step-up/passkey/options")
+def step_up_options(request: Request, session: ApiSessionDep,
+                    passkeys: PasskeysDep) -> dict[str, Any]:
+    """After a ``step_up_required`` answer: options to confirm with a passkey."""
+    return passkeys.step_up_begin(session, _bearer(request))
+
+
+@router.post("/step-up/passkey")
+def step_up(body: PasskeyAnswer, request: Request, session: ApiSessionDep,
+            passkeys: PasskeysDep) -> dict[str, Any]:
+    """Confirm with a passkey; the session gets a new token (use it for the retry)."""
+    token, fresh = passkeys.step_up_finish(session, _bearer(request),
+                                           challenge_id=body.challenge_id,
+                                           credential=body.credential,
+                                           context=_ctx(request, session))
+    return {"token": token, "level": "phishing_resistant",
+            "authenticated_at": fresh.authenticated_at.isoformat()
+            if fresh.authenticated_at else None}
+
+
+def _bearer(request: Request) -> str:
+    return request.headers["authorization"].partition(" ")[2].strip()
+
+
 @router.delete("/sessions/current", status_code=204)
 def logout(request: Request, session: ApiSessionDep, identity: IdentityDep) -> None:
-    token = request.headers["authorization"].partition(" ")[2].strip()
-    identity.logout(token, context=_ctx(request, session))
+    identity.logout(_bearer(request), context=_ctx(request, session))
 
 
 @router.get("/portfolio")

@@ -1,0 +1,176 @@
+"""Passkeys through the JSON API with a software authenticator producing real
+WebAuthn responses: register, log in without a user name, step up, and the refusals."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from factories.customers import FAST_PASSWORDS, PASSWORD, make_customer
+from factories.soft_authenticator import SoftAuthenticator
+from kabuguard.audit.models import AuditRecord
+from kabuguard.container import build_services
+from kabuguard.guard.actions import Action
+from kabuguard.settings import load_settings
+from kabuguard.web.app import create_app
+
+ORIGIN = "http://localhost:8000"
+# Password login, but a passkey no older than 5 minutes to withdraw.
+POLICY = "version: 1\nname: test_passkey_withdrawal\nactions:\n" + "\n".join(
+    f"  {a.value}: {{level: password}}" for a in Action if a is not Action.WITHDRAWAL
+) + "\n  withdrawal: {level: phishing_resistant, max_age: 5m}\n"
+
+
+@pytest.fixture
+def env(database_url, clock, tmp_path):
+    path = tmp_path / "policy.yaml"
+    path.write_text(POLICY, encoding="utf-8")
+    settings = load_settings(database_url=database_url, market_hours="always_open",
+                             policy=str(path), webauthn_rp_id="localhost",
+                             webauthn_origins=[ORIGIN])
+    services = build_services(settings, clock=clock, passwords=FAST_PASSWORDS)
+    app = create_app(settings, services=services, background_interval_seconds=None)
+    with TestClient(app, base_url="https://testserver") as client:
+        yield services, client
+    services.close()
+
+
+def login(client, login_id):
+    r = client.post("/api/v1/sessions", json={"login_id": login_id, "password": PASSWORD})
+    assert r.status_code == 201, r.text
+    return {"Authorization": f"Bearer {r.json()['token']}"}
+
+
+def register(client, auth, authenticator, name="iPhone"):
+    opts = client.post("/api/v1/passkeys/options", headers=auth).json()
+    assert opts["publicKey"]["authenticatorSelection"]["userVerification"] == "required"
+    cred = authenticator.create(opts["publicKey"], origin=ORIGIN)
+    r = client.post("/api/v1/passkeys", headers=auth, json={
+        "challenge_id": opts["challenge_id"], "credential": cred, "name": name})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def test_register_then_log_in_with_the_passkey(env):
+    services, client = env
+    account = make_customer(services, login_id="pk1")
+    auth = login(client, "pk1")
+    key = SoftAuthenticator()
+    registered = register(client, auth, key)
+    listed = client.get("/api/v1/passkeys", headers=auth).json()
+    assert [p["id"] for p in listed] == [registered["id"]]
+    opts = client.post("/api/v1/sessions/passkey/options").json()
+    assert opts["publicKey"].get("allowCredentials", []) == []  # username-less
+    assertion = key.get(opts["publicKey"], origin=ORIGIN)
+    r = client.post("/api/v1/sessions/passkey",
+                    json={"challenge_id": opts["challenge_id"], "credential": assertion})
+    assert r.status_code == 201, r.text
+    assert r.json()["account"] == account
+    token = {"Authorization": f"Bearer {r.json()['token']}"}
+    assert client.get("/api/v1/portfolio", headers=token).status_code == 200
+    # The same assertion again (a replay) is refused: the challenge was used.
+    again = client.post("/api/v1/sessions/passkey",
+                        json={"challenge_id": opts["challenge_id"], "credential": assertion})
+    assert again.status_code == 401
+    assert again.json()["error"] == "challenge_invalid"
+
+
+def test_step_up_with_a_passkey_unlocks_the_withdrawal(env, clock):
+    services, client = env
+    account = make_customer(services, cash_yen=50_000, login_id="pk2")
+    auth = login(client, "pk2")
+    key = SoftAuthenticator()
+    register(client, auth, key)
+    r = client.post("/api/v1/withdrawals", json={"amount_jpy": 1_000}, headers=auth)
+    assert (r.status_code, r.json()["level"]) == (401, "phishing_resistant")
+    opts = client.post("/api/v1/step-up/passkey/options", headers=auth).json()
+    assert len(opts["publicKey"]["allowCredentials"]) == 1
+    r = client.post("/api/v1/step-up/passkey", headers=auth, json={
+        "challenge_id": opts["challenge_id"],
+        "credential": key.get(opts["publicKey"], origin=ORIGIN)})
+    assert r.status_code == 200, r.text
+    new_auth = {"Authorization": f"Bearer {r.json()['token']}"}
+    # The old token stopped working at the step-up (a new session id).
+    assert client.get("/api/v1/portfolio", headers=auth).status_code == 401
+    r = client.post("/api/v1/withdrawals", json={"amount_jpy": 1_000}, headers=new_auth)
+    assert r.status_code == 201, r.text
+    assert services.broker.portfolio(account).cash_yen == 49_000
+    clock.advance(timedelta(minutes=6))  # the step-up is only good for 5 minutes
+    r = client.post("/api/v1/withdrawals", json={"amount_jpy": 1_000}, headers=new_auth)
+    assert r.json()["reasons"] == ["stale_authentication"]
+
+
+@pytest.mark.parametrize(("tamper", "error"), [
+    ({"origin": "https://kabuguard-login.example"}, "passkey_wrong_origin"),
+    ({"user_verified": False}, "passkey_user_not_verified"),
+    ({"rp_id": "evil.example"}, "passkey_wrong_rp_id"),
+])
+def test_phished_or_weak_assertions_are_refused_and_audited(env, tamper, error):
+    services, client = env
+    make_customer(services, login_id="pk3")
+    auth = login(client, "pk3")
+    key = SoftAuthenticator()
+    register(client, auth, key)
+    opts = client.post("/api/v1/sessions/passkey/options").json()
+    kwargs = {"origin": ORIGIN, **tamper}
+    r = client.post("/api/v1/sessions/passkey", json={
+        "challenge_id": opts["challenge_id"], "credential": key.get(opts["publicKey"], **kwargs)})
+    assert r.status_code == 401
+    assert r.json()["error"] == error
+    with services.db.read() as session:
+        actions = session.execute(select(AuditRecord.action).order_by(AuditRecord.seq)).scalars().all()
+    assert actions[-1] == "passkey_rejected"
+
+
+def test_another_customers_passkey_cannot_step_up_my_session(env):
+    services, client = env
+    make_customer(services, login_id="pk4")
+    make_customer(services, login_id="pk5")
+    mine, theirs = SoftAuthenticator(), SoftAuthenticator()
+    register(client, login(client, "pk4"), mine)
+    other_auth = login(client, "pk5")
+    register(client, other_auth, theirs)
+    opts = client.post("/api/v1/step-up/passkey/options", headers=other_auth).json()
+    forged = mine.get({**opts["publicKey"], "allowCredentials": []}, origin=ORIGIN)
+    r = client.post("/api/v1/step-up/passkey", headers=other_auth,
+                    json={"challenge_id": opts["challenge_id"], "credential": forged})
+    assert r.status_code == 401
+    assert r.json()["error"] == "passkey_invalid"
+
+
+def test_expired_or_foreign_challenges_are_refused(env, clock):
+    services, client = env
+    make_customer(services, login_id="pk6")
+    auth = login(client, "pk6")
+    key = SoftAuthenticator()
+    opts = client.post("/api/v1/passkeys/options", headers=auth).json()
+    clock.advance(timedelta(minutes=6))
+    auth = login(client, "pk6")
+    r = client.post("/api/v1/passkeys", headers=auth, json={
+        "challenge_id": opts["challenge_id"], "name": "x",
+        "credential": key.create(opts["publicKey"], origin=ORIGIN)})
+    assert r.json()["error"] == "challenge_invalid"
+    # A registration challenge cannot be answered from another session.
+    opts = client.post("/api/v1/passkeys/options", headers=auth).json()
+    other = login(client, "pk6")
+    r = client.post("/api/v1/passkeys", headers=other, json={
+        "challenge_id": opts["challenge_id"], "name": "x",
+        "credential": key.create(opts["publicKey"], origin=ORIGIN)})
+    assert r.json()["error"] == "challenge_invalid"
+    assert client.get("/api/v1/passkeys", headers=other).json() == []
+
+
+def test_registration_event_is_written(env):
+    services, client = env
+    make_customer(services, login_id="pk7")
+    register(client, login(client, "pk7"), SoftAuthenticator())
+    from kabuguard.bus.models import OutboxEvent
+
+    with services.db.read() as session:
+        types = session.execute(select(OutboxEvent.payload).where(
+            OutboxEvent.type == "mfa_change")).scalars().all()
+    assert len(types) == 1
+    assert '"method":"passkey"' in types[0]
