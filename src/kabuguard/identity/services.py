@@ -7,6 +7,7 @@ session and login-record tables are already shaped for it (device, channel, revo
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 import secrets
 from datetime import datetime, timedelta
@@ -262,11 +263,15 @@ class IdentityService:
         ws.last_seen_at = now
         return new_token, self._info(ws)
 
-    def resolve_session(self, token: str | None) -> SessionInfo:
+    def resolve_session(self, token: str | None, *, device: str | None = None,
+                        context: RequestContext | None = None) -> SessionInfo:
         """The live session for a cookie or bearer token; raise SessionInvalid otherwise.
 
         Idle and absolute timeouts apply; ``last_seen_at`` is refreshed at most once a
-        minute so that reads do not turn into writes on every request.
+        minute so that reads do not turn into writes on every request. A session opened
+        on a device is bound to it: presented with another device id (or none), it is
+        what an infostealer replaying a stolen cookie looks like, so the session is
+        revoked on the spot and audited.
         """
         if not token:
             raise SessionInvalid("Please log in.")
@@ -278,13 +283,32 @@ class IdentityService:
             if now - ws.created_at > self.session_absolute or now - ws.last_seen_at > self.session_idle:
                 raise SessionInvalid("Your session timed out. Please log in again.")
             info = self._info(ws)
+            bound_device = ws.device
             stale = now - ws.last_seen_at > timedelta(minutes=1)
+        if bound_device and not (device and hmac.compare_digest(bound_device, device)):
+            self._revoke_stolen(token, presented=device, context=context, now=now)
+            raise SessionInvalid("Your session has ended. Please log in again.")
         if stale:
             with self.db.write() as session:
                 fresh = session.get(WebSession, _hash_token(token))
                 if fresh is not None:
                     fresh.last_seen_at = now
         return info
+
+    def _revoke_stolen(self, token: str, *, presented: str | None,
+                       context: RequestContext | None, now: datetime) -> None:
+        with self.db.write() as session:
+            ws = session.get(WebSession, _hash_token(token))
+            if ws is None or ws.revoked_at is not None:
+                return
+            ws.revoked_at = now
+            self.journal.record_admin(
+                session, ts=now, actor="system", action="session_revoked_device_mismatch",
+                subject=ws.customer_id,
+                payload={"session": ws.public_id, "bound_device": ws.device,
+                         "presented_device": presented,
+                         "ip": context.ip if context else None,
+                         "user_agent": context.user_agent if context else None})
 
     def logout(self, token: str, *, context: RequestContext) -> None:
         now = self.clock()

@@ -9,11 +9,12 @@ from fastapi import Depends, Request
 
 from kabuguard.broker.services import BrokerService
 from kabuguard.container import Services
+from kabuguard.domain.events import Channel
 from kabuguard.identity.interfaces import SessionInfo, SessionInvalid
 from kabuguard.identity.passkeys import PasskeyService
 from kabuguard.identity.services import IdentityService
 from kabuguard.web.i18n import LANG_COOKIE_NAME, pick_language
-from kabuguard.web.security import SESSION_COOKIE
+from kabuguard.web.security import SESSION_COOKIE, device_id, request_context
 
 
 # The dependencies that do no I/O are async: FastAPI runs a sync dependency in the
@@ -46,7 +47,9 @@ async def get_language(request: Request) -> str:
 def get_web_session(request: Request, identity: Annotated[IdentityService, Depends(get_identity)]
                     ) -> SessionInfo:
     """The logged-in customer of a site page; SessionInvalid sends them to the login page."""
-    info = identity.resolve_session(request.cookies.get(SESSION_COOKIE))
+    info = identity.resolve_session(request.cookies.get(SESSION_COOKIE),
+                                    device=device_id(request),
+                                    context=request_context(request))
     request.state.session = info
     return info
 
@@ -58,7 +61,8 @@ def get_api_session(request: Request, identity: Annotated[IdentityService, Depen
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise SessionInvalid("Send the session token as 'Authorization: Bearer <token>'.")
-    info = identity.resolve_session(token.strip())
+    context = request_context(request, channel=Channel.API)
+    info = identity.resolve_session(token.strip(), device=context.device, context=context)
     request.state.session = info
     return info
 
