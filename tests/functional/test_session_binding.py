@@ -3,10 +3,10 @@ and the session is revoked for everyone: the real customer logs in again."""
 
 from __future__ import annotations
 
-from factories.customers import PASSWORD, make_customer
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from factories.customers import PASSWORD, make_customer
 from kabuguard.audit.models import AuditRecord
 from kabuguard.web.security import DEVICE_COOKIE, SESSION_COOKIE
 
