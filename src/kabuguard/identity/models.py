@@ -21,6 +21,10 @@ class Customer(Base):
     phone_enc: Mapped[str | None] = mapped_column(Text)
     language: Mapped[str] = mapped_column(String(2), default="ja")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Consecutive failed password logins; at the limit, password login locks until the
+    # customer re-verifies (a passkey login does, and resets the count).
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    password_locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class WebSession(Base):

@@ -170,6 +170,7 @@ class PasskeyService:
                        else ActionDenied(decision))
             customer = session.get(Customer, passkey.customer_id)
             assert customer is not None  # noqa: S101 - foreign key
+            self.identity.reset_failures(session, customer.id, reverified=True, now=now)
             return self.identity.open_session(
                 session, customer.id,
                 login_token=self.identity.cipher.token("login", customer.login_id),

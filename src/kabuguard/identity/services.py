@@ -12,7 +12,7 @@ import re
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from kabuguard.crypto import FieldCipher
@@ -33,6 +33,7 @@ from kabuguard.identity.interfaces import (
 from kabuguard.identity.methods import Level
 from kabuguard.identity.models import Customer, LoginRecord, Passkey, WebSession
 from kabuguard.identity.passwords import PasswordService
+from kabuguard.identity.throttle import FailureThrottle
 from kabuguard.journal import Journal
 from kabuguard.store.database import Database
 
@@ -40,6 +41,9 @@ LOGIN_ID_RE = re.compile(r"^[A-Za-z0-9._-]{3,64}$")
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 PHONE_RE = re.compile(r"^\+?[0-9]{10,15}$")
 MIN_PASSWORD = 10
+LOCK_AFTER = 5
+LOGIN_FAILED_MESSAGE = ("The login id or password is incorrect, or password login is locked "
+                        "after repeated failures. A passkey login still works.")
 
 
 def _hash_token(token: str) -> str:
@@ -72,10 +76,13 @@ def validate_phone(phone: str) -> str:
 class IdentityService:
     def __init__(self, db: Database, *, cipher: FieldCipher, journal: Journal,
                  guard: Guard, passwords: PasswordService, session_idle: timedelta,
-                 session_absolute: timedelta, clock: Clock = utcnow) -> None:
+                 session_absolute: timedelta, throttle: FailureThrottle | None = None,
+                 lock_after: int = LOCK_AFTER, clock: Clock = utcnow) -> None:
         self.db, self.cipher, self.journal, self.guard = db, cipher, journal, guard
         self.passwords, self.clock = passwords, clock
         self.session_idle, self.session_absolute = session_idle, session_absolute
+        self.throttle = throttle or FailureThrottle()
+        self.lock_after = lock_after
 
     # -- customers -----------------------------------------------------------------
     def create_customer(self, session: Session, *, customer_id: str, login_id: str,
@@ -157,11 +164,16 @@ class IdentityService:
         wrong; the unknown-id path still runs one argon2 verification (timing).
         """
         now = self.clock()
+        self.throttle.check(context.ip, now)
         with self.db.read() as session:
             customer = session.execute(
                 select(Customer).where(Customer.login_id == login_id)
             ).scalar_one_or_none()
         ok = self.passwords.verify(customer.password_hash if customer else None, password)
+        # A locked account answers exactly like a wrong password (same message, same
+        # work): the lock must not tell an attacker that the login id exists.
+        locked = customer is not None and customer.password_locked_at is not None
+        ok = ok and not locked
         login_token = self.cipher.token("login", login_id)
         decision = None
         if ok and customer is not None:
@@ -183,7 +195,10 @@ class IdentityService:
                                                   "ip": context.ip})
                 failed = False
             elif not ok or customer is None:
-                outcome = "bad_password" if customer else "unknown_user"
+                outcome = ("locked" if locked else "bad_password") if customer else "unknown_user"
+                if customer is not None and not locked:
+                    self._count_failure(session, customer.id, context, now)
+                self.throttle.record_failure(context.ip, now)
                 session.add(LoginRecord(customer_id=customer.id if customer else None, ts=now,
                                         ip=context.ip, user_agent=context.user_agent,
                                         channel=str(context.channel), outcome=outcome,
@@ -199,6 +214,8 @@ class IdentityService:
                     fresh = session.get(Customer, customer.id)
                     if fresh is not None:
                         fresh.password_hash = self.passwords.hash(password)
+                if customer.failed_logins:
+                    self.reset_failures(session, customer.id, reverified=False, now=now)
                 result = self.open_session(session, customer.id, login_token=login_token,
                                            level=Level.PASSWORD, methods=["password"],
                                            context=context, now=now)
@@ -207,8 +224,39 @@ class IdentityService:
             raise (StepUpRequired(decision) if decision.outcome is Outcome.CHALLENGE
                    else ActionDenied(decision))
         if failed:
-            raise LoginFailed("The login id or password is incorrect.")
+            raise LoginFailed(LOGIN_FAILED_MESSAGE)
         return result
+
+    def _count_failure(self, session: Session, customer_id: str, context: RequestContext,
+                       now: datetime) -> None:
+        """One more consecutive failure; at the limit, password login locks (JSDA:
+        アカウント・ロックの自動発動). Passkey login stays open, so an attacker who
+        locks the password cannot lock the customer out."""
+        session.execute(update(Customer).where(Customer.id == customer_id)
+                        .values(failed_logins=Customer.failed_logins + 1))
+        failures = session.execute(select(Customer.failed_logins)
+                                   .where(Customer.id == customer_id)).scalar_one()
+        if failures >= self.lock_after:
+            session.execute(update(Customer).where(Customer.id == customer_id,
+                                                   Customer.password_locked_at.is_(None))
+                            .values(password_locked_at=now))
+            self.journal.record_admin(session, ts=now, actor="system",
+                                      action="password_login_locked", subject=customer_id,
+                                      payload={"failures": failures, "ip": context.ip})
+
+    def reset_failures(self, session: Session, customer_id: str, *, reverified: bool,
+                       now: datetime) -> None:
+        """After a successful login: clear the count; a phishing-resistant login is the
+        re-verification that also reopens a locked password login."""
+        customer = session.get(Customer, customer_id)
+        if customer is None:
+            return
+        customer.failed_logins = 0
+        if reverified and customer.password_locked_at is not None:
+            customer.password_locked_at = None
+            self.journal.record_admin(session, ts=now, actor=f"customer:{customer_id}",
+                                      action="password_login_unlocked", subject=customer_id,
+                                      payload={"by": "passkey"})
 
     def open_session(self, session: Session, customer_id: str, *, login_token: str,
                      level: Level, methods: list[str], context: RequestContext,

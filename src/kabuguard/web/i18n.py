@@ -31,14 +31,114 @@ MESSAGES: dict[str, dict[str, str]] = {
     "nav.cash": {"ja": "入出金", "en": "Cash"},
     "nav.bank": {"ja": "出金先口座", "en": "Bank account"},
     "nav.profile": {"ja": "登録情報", "en": "Profile"},
+    "nav.security": {"ja": "セキュリティ設定", "en": "Security"},
+    "login.or": {"ja": "または", "en": "or"},
+    "login.passkey": {"ja": "パスキーでログイン", "en": "Log in with a passkey"},
+    "login.passkey_hint": {
+        "ja": "ログインIDの入力は不要です。この端末の指紋・顔認証・PINで確認します。",
+        "en": "No login ID needed: confirm with this device's fingerprint, face or PIN."},
+    "passkey.unsupported": {
+        "ja": "お使いのブラウザはパスキーに対応していません。最新のブラウザをご利用ください。",
+        "en": "This browser does not support passkeys. Please use an up-to-date browser."},
+    "passkey.cancelled": {"ja": "パスキーの確認がキャンセルされたか、時間切れになりました。"
+                                "もう一度お試しください。",
+                          "en": "The passkey request was cancelled or timed out. "
+                                "Please try again."},
+    "passkey.failed": {"ja": "パスキーで確認できませんでした。もう一度お試しください。",
+                       "en": "The passkey could not be verified. Please try again."},
+    "security.passkeys_title": {"ja": "パスキー", "en": "Passkeys"},
+    "security.passkeys_intro": {
+        "ja": "パスキーは偽サイトでは使えないため、フィッシングによる不正ログインを防げます。"
+              "ログイン・出金・出金先口座の変更の際にご利用いただけます。",
+        "en": "A passkey cannot be used on a fake site, so it stops phishing. "
+              "Use it to log in, withdraw and change your bank account."},
+    "security.passkey_name": {"ja": "名前", "en": "Name"},
+    "security.created": {"ja": "登録日時", "en": "Created"},
+    "security.last_used": {"ja": "最終利用日時", "en": "Last used"},
+    "security.never_used": {"ja": "未使用", "en": "Not used yet"},
+    "security.none": {"ja": "パスキーはまだ登録されていません。",
+                      "en": "You have no passkey yet."},
+    "security.add_title": {"ja": "パスキーを追加", "en": "Add a passkey"},
+    "security.name_hint": {"ja": "例: iPhone、会社のPC", "en": "e.g. iPhone, work laptop"},
+    "security.add_submit": {"ja": "パスキーを追加", "en": "Add a passkey"},
+    "security.notice_registered": {"ja": "パスキーを登録しました。",
+                                   "en": "Your passkey has been added."},
+    "portfolio.passkey_prompt": {
+        "ja": "パスキーが未登録です。フィッシング詐欺による不正ログイン・不正出金を防ぐため、"
+              "パスキーを登録してください。",
+        "en": "You have no passkey. Add one to protect your account against phishing "
+              "and unauthorised withdrawals."},
+    "portfolio.passkey_link": {"ja": "パスキーを登録する", "en": "Add a passkey"},
+    "stepup.title": {"ja": "パスキーによる本人確認", "en": "Confirm with your passkey"},
+    "stepup.why": {"ja": "「{action}」を行うには、{level}による本人確認が必要です。",
+                   "en": "To {action}, please confirm it is you with your {level}."},
+    "stepup.stale": {"ja": "前回の本人確認から時間が経過したため、もう一度確認してください。",
+                     "en": "Your last confirmation was a while ago, so please confirm again."},
+    "stepup.rule": {
+        "ja": "日本証券業協会のガイドラインに基づき、ログイン・出金・出金先口座の変更には"
+              "フィッシングに強い認証（パスキー）をお願いしています。",
+        "en": "Under the Japan Securities Dealers Association guideline, logging in, "
+              "withdrawing and changing the bank account need phishing-resistant "
+              "authentication (a passkey)."},
+    "stepup.confirm": {"ja": "パスキーで確認", "en": "Confirm with passkey"},
+    "stepup.no_passkey": {
+        "ja": "この操作にはパスキーが必要ですが、まだ登録されていません。"
+              "セキュリティ設定でパスキーを登録してから、もう一度お試しください。",
+        "en": "This action needs a passkey, and you have none yet. Add one in the "
+              "security settings, then try again."},
+    "stepup.interim_until": {"ja": "代替の認証方法は {date} までご利用いただけます。",
+                             "en": "The alternative method can be used until {date}."},
+    "stepup.go_security": {"ja": "セキュリティ設定へ", "en": "Go to security settings"},
+    "stepup.cancel": {"ja": "中止してトップへ戻る", "en": "Cancel and go back"},
+    "action.login": {"ja": "ログイン", "en": "log in"},
+    "action.order": {"ja": "注文", "en": "place an order"},
+    "action.cancel_order": {"ja": "注文の取消", "en": "cancel an order"},
+    "action.deposit": {"ja": "入金", "en": "deposit"},
+    "action.withdrawal": {"ja": "出金", "en": "withdraw"},
+    "action.bank_account_change": {"ja": "出金先口座の変更", "en": "change your bank account"},
+    "action.contact_change": {"ja": "連絡先の変更", "en": "change your contact details"},
+    "action.password_change": {"ja": "パスワードの変更", "en": "change your password"},
+    "action.mfa_enroll": {"ja": "認証方法の登録", "en": "add a sign-in method"},
+    "action.mfa_remove": {"ja": "認証方法の削除", "en": "remove a sign-in method"},
+    "action.recovery": {"ja": "アカウントの復旧", "en": "recover your account"},
+    "error.challenge_invalid": {
+        "ja": "確認の有効期限が切れたか、すでに使用されています。もう一度お試しください。",
+        "en": "This request has expired or was already used. Please start again."},
+    "error.passkey_invalid": {"ja": "このパスキーは登録されていないか、確認できませんでした。",
+                              "en": "This passkey is not registered or could not be verified."},
+    "error.passkey_wrong_origin": {
+        "ja": "当社の正規サイト以外からのパスキー認証は受け付けられません。",
+        "en": "Passkey sign-in is accepted only on our genuine site."},
+    "error.passkey_user_not_verified": {
+        "ja": "端末での本人確認（指紋・顔認証・PIN）が必要です。",
+        "en": "The device must verify you (fingerprint, face or PIN)."},
+    "error.passkey_wrong_rp_id": {"ja": "このパスキーは当社のものではありません。",
+                                  "en": "This passkey is not one of ours."},
+    "error.passkey_challenge_mismatch": {
+        "ja": "確認の内容が一致しません。もう一度お試しください。",
+        "en": "The confirmation did not match. Please start again."},
+    "error.passkey_sign_count_regression": {
+        "ja": "このパスキーは複製された可能性があるため使用できません。お問い合わせください。",
+        "en": "This passkey may have been cloned and cannot be used. Please contact us."},
+    "error.passkey_backup_eligibility_changed": {
+        "ja": "このパスキーの状態が変わったため使用できません。お問い合わせください。",
+        "en": "This passkey has changed and cannot be used. Please contact us."},
+    "error.passkey_malformed_credential": {
+        "ja": "パスキーの応答を読み取れませんでした。もう一度お試しください。",
+        "en": "The passkey's answer could not be read. Please try again."},
+    "error.session_invalid": {"ja": "セッションが終了しました。再度ログインしてください。",
+                              "en": "Your session has ended. Please log in again."},
     "nav.logout": {"ja": "ログアウト", "en": "Log out"},
     "nav.language": {"ja": "English", "en": "日本語"},
     "login.title": {"ja": "ログイン", "en": "Log in"},
     "login.login_id": {"ja": "ログインID", "en": "Login ID"},
     "login.password": {"ja": "パスワード", "en": "Password"},
     "login.submit": {"ja": "ログイン", "en": "Log in"},
-    "login.failed": {"ja": "ログインIDまたはパスワードが正しくありません。",
-                     "en": "The login ID or password is incorrect."},
+    "login.failed": {
+        "ja": "ログインIDまたはパスワードが正しくないか、連続して失敗したためパスワードでの"
+              "ログインが制限されています。パスキーでのログインはご利用いただけます。",
+        "en": "The login ID or password is incorrect, or password login is locked after "
+              "repeated failures. A passkey login still works."},
     "login.logged_out": {"ja": "ログアウトしました。", "en": "You have logged out."},
     "login.session_ended": {"ja": "セッションが終了しました。再度ログインしてください。",
                             "en": "Your session has ended. Please log in again."},
