@@ -23,6 +23,7 @@ from kabuguard.web.customer.cash import router as cash_router
 from kabuguard.web.customer.orders import router as orders_router
 from kabuguard.web.customer.profile import router as profile_router
 from kabuguard.web.customer.routes import router as customer_router
+from kabuguard.web.customer.security import router as security_router
 from kabuguard.web.customer.trade import router as trade_router
 from kabuguard.web.errors import install_error_handlers
 from kabuguard.web.security import SecurityHeaders
@@ -75,6 +76,7 @@ def create_app(settings: Settings, *, services: Services | None = None,
     app.include_router(cash_router)
     app.include_router(bank_router)
     app.include_router(profile_router)
+    app.include_router(security_router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

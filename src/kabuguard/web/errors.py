@@ -1,7 +1,10 @@
 """The one place where exceptions become HTTP answers.
 
-API paths get JSON ``{"error": code, "message": text, ...}``; site pages get a page
-in the customer's language, and an expired session sends them to the login page.
+API paths get JSON ``{"error": code, "message": text, ...}``, and so do the site's own
+JSON calls (``static/passkeys.js``), with the message in the customer's language; site
+pages get a page in the customer's language, and an expired session sends them to the
+login page. A site form stopped by the guard for a passkey gets the step-up page, which
+carries the form so that the action resumes once the customer has confirmed.
 """
 
 from __future__ import annotations
@@ -14,7 +17,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from kabuguard.domain.errors import KabuguardError
+from kabuguard.guard.actions import Action
+from kabuguard.guard.interfaces import StepUpRequired
 from kabuguard.identity.interfaces import SessionInvalid
+from kabuguard.identity.methods import Level
 from kabuguard.web.deps import language_of
 from kabuguard.web.i18n import MESSAGES, translate
 from kabuguard.web.templating import render
@@ -22,6 +28,11 @@ from kabuguard.web.templating import render
 
 def is_api(request: Request) -> bool:
     return request.url.path.startswith("/api/")
+
+
+def wants_json(request: Request) -> bool:
+    """The site's script posts JSON; its forms never do."""
+    return request.headers.get("content-type", "").startswith("application/json")
 
 
 def localized_error(exc: KabuguardError, lang: str) -> str:
@@ -47,6 +58,13 @@ def install_error_handlers(app: FastAPI) -> None:
         if is_api(request):
             headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
             return JSONResponse(exc.to_dict(), status_code=exc.status, headers=headers)
+        if wants_json(request):
+            body = {**exc.to_dict(), "message": localized_error(exc, language_of(request))}
+            return JSONResponse(body, status_code=exc.status)
+        if (isinstance(exc, StepUpRequired) and request.method == "POST"
+                and exc.params.get("level") == Level.PHISHING_RESISTANT.label
+                and getattr(request.state, "session", None) is not None):
+            return await step_up_page(request, exc)
         if isinstance(exc, SessionInvalid):
             target = request.url.path
             if request.url.query:
@@ -81,3 +99,32 @@ def install_error_handlers(app: FastAPI) -> None:
                    else str(exc.detail))
         return render(request, "customer/error.html", lang=lang, status_code=exc.status_code,
                       message=message)
+
+
+async def step_up_page(request: Request, exc: StepUpRequired) -> Response:
+    """The passkey confirmation a guarded form asks for (HTTP 401), explaining in the
+    customer's language which action needs it and why, with the submitted form carried
+    in hidden fields that ``static/passkeys.js`` re-submits after the confirmation.
+
+    The form's ``csrf_token`` is dropped and the session's put in its place: the token
+    is the session row's and survives the new session id the step-up brings. Without a
+    passkey the page says so and leads to /security, with the policy's interim
+    alternative and its end date when there is one (JSDA 2025, J-M2 in JP-RULES.md)."""
+    lang = language_of(request)
+    session = request.state.session
+    services = request.app.state.services
+    form = await request.form()
+    fields = [(name, value) for name, value in form.multi_items()
+              if name != "csrf_token" and isinstance(value, str)]
+    action = str(exc.params.get("action", ""))
+    action_label = (translate(f"action.{action}", lang)
+                    if action in set(Action) else action)
+    interim = services.guard.policy.interim
+    return render(request, "customer/step_up.html", lang=lang, status_code=401,
+                  message=localized_error(exc, lang), action=action, action_label=action_label,
+                  reasons=list(exc.params.get("reasons", [])),
+                  fields=fields, target=request.url.path, csrf_token=session.csrf_token,
+                  has_passkey=bool(services.passkeys.list(session.customer_id)),
+                  interim=interim,
+                  interim_notice=(interim.notice_ja if lang == "ja" else interim.notice_en)
+                  if interim else None)

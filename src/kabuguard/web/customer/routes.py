@@ -15,7 +15,7 @@ from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
 
 from kabuguard.identity.interfaces import LoginFailed
-from kabuguard.web.deps import BrokerDep, IdentityDep, LangDep, WebSessionDep
+from kabuguard.web.deps import BrokerDep, IdentityDep, LangDep, PasskeysDep, WebSessionDep
 from kabuguard.web.i18n import LANG_COOKIE_NAME, LANGUAGES, translate
 from kabuguard.web.security import (
     LOGIN_CSRF_COOKIE,
@@ -118,9 +118,11 @@ def logout(request: Request, identity: IdentityDep, session: WebSessionDep,
 
 @router.get("/")
 def portfolio_page(request: Request, session: WebSessionDep, broker: BrokerDep,
-                   identity: IdentityDep, lang: LangDep) -> Response:
+                   identity: IdentityDep, passkeys: PasskeysDep, lang: LangDep) -> Response:
     # The login before this session's, with time and place, so a customer notices a
     # login that was not theirs (a measure the JSDA guideline lists).
     previous = identity.previous_login(session.customer_id, before=session.created_at)
     return render(request, "customer/portfolio.html", lang=lang,
-                           portfolio=broker.portfolio(session.account_id), previous=previous)
+                           portfolio=broker.portfolio(session.account_id), previous=previous,
+                           # JSDA 2025 asks firms to raise passkey adoption: prompt until one is set.
+                           has_passkey=bool(passkeys.list(session.customer_id)))

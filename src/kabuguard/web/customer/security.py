@@ -1,0 +1,143 @@
+"""セキュリティ設定: the customer's passkeys, and the site's passkey ceremonies.
+
+The browser runs WebAuthn in ``static/passkeys.js`` and talks to the JSON endpoints
+here under the cookie session: registration (guarded as ``Action.MFA_ENROLL``), the
+username-less login on the login page, and the step-up the guard asks for before a
+withdrawal or a bank account change (JSDA 2025: phishing-resistant MFA at login,
+withdrawal and change of the withdrawal account). Each JSON call carries its CSRF
+token in the ``X-CSRF-Token`` header: the session's token, or on the login page the
+``kg_login_csrf`` double-submit cookie's, so that another site can neither enrol a
+passkey in a customer's session nor log a customer into the attacker's account.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Request
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.responses import JSONResponse, Response
+
+from kabuguard.guard.actions import Action
+from kabuguard.identity.interfaces import SessionInfo
+from kabuguard.web.customer.forms import notice_text
+from kabuguard.web.customer.routes import clear_cookie, safe_next
+from kabuguard.web.deps import LangDep, PasskeysDep, WebSessionDep, get_web_session
+from kabuguard.web.guarding import guarded_web
+from kabuguard.web.security import (
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+    check_csrf,
+    ensure_device,
+    request_context,
+    set_cookie,
+)
+from kabuguard.web.templating import render
+
+router = APIRouter(include_in_schema=False)
+
+CSRF_HEADER = "X-CSRF-Token"
+NOTICES = {"registered": "security.notice_registered"}
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class PasskeyAnswer(Strict):
+    challenge_id: str = Field(min_length=1, max_length=40)
+    credential: dict[str, Any]
+
+
+class PasskeyRegistration(PasskeyAnswer):
+    name: str = Field(min_length=1, max_length=60)
+
+
+class PasskeyLogin(PasskeyAnswer):
+    next: str = Field(default="/", max_length=500)
+
+
+CsrfHeader = Annotated[str, Header(alias=CSRF_HEADER, max_length=200)]
+
+
+def session_csrf(session: Annotated[SessionInfo, Depends(get_web_session)],
+                 x_csrf_token: CsrfHeader = "") -> None:
+    """The session's CSRF token in the header; checked before the guard runs."""
+    check_csrf(session.csrf_token, x_csrf_token)
+
+
+def login_csrf(request: Request, x_csrf_token: CsrfHeader = "") -> None:
+    """Login CSRF: the login page's double-submit cookie, echoed in the header."""
+    check_csrf(request.cookies.get(LOGIN_CSRF_COOKIE), x_csrf_token)
+
+
+def _token(request: Request) -> str:
+    return request.cookies.get(SESSION_COOKIE, "")
+
+
+# -- the security page -----------------------------------------------------------------
+@router.get("/security")
+def security_page(request: Request, session: WebSessionDep, passkeys: PasskeysDep,
+                  lang: LangDep, notice: str = "") -> Response:
+    return render(request, "customer/security.html", lang=lang,
+                  passkeys=passkeys.list(session.customer_id),
+                  notice=notice_text(notice, NOTICES, lang))
+
+
+@router.post("/security/passkeys/options",
+             dependencies=[Depends(session_csrf), Depends(guarded_web(Action.MFA_ENROLL))])
+def registration_options(request: Request, session: WebSessionDep,
+                         passkeys: PasskeysDep) -> dict[str, Any]:
+    return passkeys.registration_begin(session, _token(request))
+
+
+@router.post("/security/passkeys", status_code=201,
+             dependencies=[Depends(session_csrf), Depends(guarded_web(Action.MFA_ENROLL))])
+def register_passkey(body: PasskeyRegistration, request: Request, session: WebSessionDep,
+                     passkeys: PasskeysDep) -> dict[str, Any]:
+    return passkeys.registration_finish(
+        session, _token(request), challenge_id=body.challenge_id, credential=body.credential,
+        name=body.name, context=request_context(request, session=session.public_id))
+
+
+# -- username-less login -----------------------------------------------------------------
+@router.post("/login/passkey/options", dependencies=[Depends(login_csrf)])
+def login_options(passkeys: PasskeysDep) -> dict[str, Any]:
+    return passkeys.login_begin()
+
+
+@router.post("/login/passkey", dependencies=[Depends(login_csrf)])
+def login_with_passkey(body: PasskeyLogin, request: Request,
+                       passkeys: PasskeysDep) -> Response:
+    """Finish the passkey login; sets the session cookie as the password login does and
+    tells the page where to go next."""
+    # The new session is bound to the device cookie: a first visit gets its id now.
+    ensure_device(request, Response())
+    result = passkeys.login_finish(challenge_id=body.challenge_id, credential=body.credential,
+                                   context=request_context(request))
+    response = JSONResponse({"redirect": safe_next(body.next)})
+    ensure_device(request, response)  # the same id as above, now as a cookie
+    set_cookie(response, SESSION_COOKIE, result.token)
+    clear_cookie(response, LOGIN_CSRF_COOKIE)
+    return response
+
+
+# -- step-up -----------------------------------------------------------------------------
+@router.post("/step-up/passkey/options", dependencies=[Depends(session_csrf)])
+def step_up_options(request: Request, session: WebSessionDep,
+                    passkeys: PasskeysDep) -> dict[str, Any]:
+    return passkeys.step_up_begin(session, _token(request))
+
+
+@router.post("/step-up/passkey", dependencies=[Depends(session_csrf)])
+def step_up(body: PasskeyAnswer, request: Request, session: WebSessionDep,
+            passkeys: PasskeysDep) -> Response:
+    """Confirm with a passkey. The session gets a new id (the old cookie stops working)
+    and keeps its CSRF token, so the form the page re-submits stays valid."""
+    token, _fresh = passkeys.step_up_finish(
+        session, _token(request), challenge_id=body.challenge_id, credential=body.credential,
+        context=request_context(request, session=session.public_id))
+    response = JSONResponse({"ok": True})
+    set_cookie(response, SESSION_COOKIE, token)
+    return response
+
