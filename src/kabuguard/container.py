@@ -13,6 +13,7 @@ from kabuguard.crypto import FieldCipher
 from kabuguard.domain.clock import Clock, utcnow
 from kabuguard.guard.policy import load_policy
 from kabuguard.guard.services import Guard
+from kabuguard.identity.breached import BreachedPasswords
 from kabuguard.identity.passkeys import PasskeyService
 from kabuguard.identity.passwords import PasswordService
 from kabuguard.identity.services import IdentityService
@@ -51,7 +52,7 @@ def build_services(settings: Settings, *, clock: Clock = utcnow,
         db, cipher=cipher, journal=journal, guard=guard,
         passwords=passwords or PasswordService(),
         session_idle=settings.session_idle, session_absolute=settings.session_absolute,
-        clock=clock,
+        breached=BreachedPasswords(settings.breached_passwords_dir), clock=clock,
     )
     broker = BrokerService(
         db, journal=journal, cipher=cipher, symbols=load_symbols(), impact=ImpactModel(),

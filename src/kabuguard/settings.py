@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     # origins pages are served from; empty means http://{host}:{port}.
     webauthn_rp_id: str = "localhost"
     webauthn_origins: list[str] = Field(default_factory=list)
+    # Directory of Pwned Passwords range files (ABCDE.txt: "SUFFIX:COUNT" lines); the
+    # default is the small sample shipped with the package.
+    breached_passwords_dir: Path | None = None
     # A preset name (guard/presets) or the path of a policy file. The demo default
     # asks for a password only until the identity methods are wired in; production
     # deployments name a JSDA preset.
@@ -79,6 +82,14 @@ class Settings(BaseSettings):
     @classmethod
     def _policy_loads(cls, value: str) -> str:
         load_policy(value)  # a bad policy file is refused at start, with line and reason
+        return value
+
+    @field_validator("breached_passwords_dir")
+    @classmethod
+    def _breach_dir_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_dir():
+            msg = f"KABUGUARD_BREACHED_PASSWORDS_DIR is not a directory: {value}"
+            raise ValueError(msg)
         return value
 
     @model_validator(mode="after")

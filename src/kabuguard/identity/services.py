@@ -23,6 +23,7 @@ from kabuguard.domain.ids import new_id
 from kabuguard.guard.actions import Action
 from kabuguard.guard.interfaces import ActionDenied, Actor, Outcome, StepUpRequired
 from kabuguard.guard.services import Guard
+from kabuguard.identity.breached import BreachedPasswords
 from kabuguard.identity.interfaces import (
     LoginFailed,
     LoginResult,
@@ -77,12 +78,14 @@ class IdentityService:
     def __init__(self, db: Database, *, cipher: FieldCipher, journal: Journal,
                  guard: Guard, passwords: PasswordService, session_idle: timedelta,
                  session_absolute: timedelta, throttle: FailureThrottle | None = None,
-                 lock_after: int = LOCK_AFTER, clock: Clock = utcnow) -> None:
+                 lock_after: int = LOCK_AFTER, breached: BreachedPasswords | None = None,
+                 clock: Clock = utcnow) -> None:
         self.db, self.cipher, self.journal, self.guard = db, cipher, journal, guard
         self.passwords, self.clock = passwords, clock
         self.session_idle, self.session_absolute = session_idle, session_absolute
         self.throttle = throttle or FailureThrottle()
         self.lock_after = lock_after
+        self.breached = breached or BreachedPasswords()
 
     # -- customers -----------------------------------------------------------------
     def create_customer(self, session: Session, *, customer_id: str, login_id: str,
@@ -92,7 +95,7 @@ class IdentityService:
         if not LOGIN_ID_RE.match(login_id):
             raise InvalidInput("The login id must be 3-64 letters, digits, '.', '_' or '-'.",
                                field="login_id")
-        self.check_password_strength(password)
+        self.check_password(password)
         if session.execute(select(Customer.id).where(Customer.login_id == login_id)).first():
             raise InvalidInput("That login id is already taken.", field="login_id")
         customer = Customer(
@@ -108,6 +111,11 @@ class IdentityService:
                                   action="customer_create", subject=customer_id,
                                   payload={"login_id": self.cipher.token("login", login_id)})
         return customer
+
+    def check_password(self, password: str) -> None:
+        """Length rules, then the breach corpus (NIST SP 800-63B). Raises WeakPassword."""
+        self.check_password_strength(password)
+        self.breached.check(password)
 
     @staticmethod
     def check_password_strength(password: str) -> None:
