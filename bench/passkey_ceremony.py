@@ -43,7 +43,7 @@ def main() -> int:
         ctx = RequestContext(ip="127.0.0.1")
         key = SoftAuthenticator()
         make_customer(services, login_id="bench")
-        login = services.identity.login_password(login_id="bench", password="correct-horse-battery",
+        login = services.identity.login_password(login_id="bench", password=PASSWORD,
                                                  context=ctx)
         info = services.identity.resolve_session(login.token)
         opts = services.passkeys.registration_begin(info, login.token)
