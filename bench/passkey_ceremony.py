@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from factories.customers import FAST_PASSWORDS, make_customer
+from factories.customers import FAST_PASSWORDS, PASSWORD, make_customer
 from factories.soft_authenticator import SoftAuthenticator
 from kabuguard.container import build_services
 from kabuguard.domain.events import RequestContext
