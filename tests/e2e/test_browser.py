@@ -14,20 +14,15 @@ line.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import uvicorn
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
+from factories.live_server import chromium, free_port, screenshot_dir, serving
 from kabuguard.broker.interfaces import OrderRequest
 from kabuguard.container import Services, build_services
 from kabuguard.domain.events import RequestContext
@@ -36,22 +31,11 @@ from kabuguard.settings import load_settings
 from kabuguard.store.migrate import upgrade
 from kabuguard.web.app import create_app
 
-CHROMIUM = os.environ.get("KABUGUARD_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run", "--disable-sync"]
-
 
 @dataclass
 class LiveServer:
     url: str
     services: Services
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -62,45 +46,22 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
     services = build_services(settings)
     seed_demo(services)
     app = create_app(settings, services=services, background_interval_seconds=1.0)
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", access_log=False))
-    # Server.run() makes its own event loop in this thread; Playwright's sync API
-    # keeps the test's thread free of one.
-    thread = threading.Thread(target=server.run, name="uvicorn-e2e", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("the uvicorn server did not start")
-        time.sleep(0.05)
     try:
-        yield LiveServer(f"http://localhost:{port}", services)
+        with serving(app, free_port()) as url:
+            yield LiveServer(url, services)
     finally:
-        server.should_exit = True
-        thread.join(timeout=15)
         services.close()
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists() and shutil.which(CHROMIUM) is None:
-        pytest.skip(f"no Chromium at {CHROMIUM}")
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+def browser() -> Iterator[Browser]:
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture
-def screenshot_dir(tmp_path: Path) -> Path:
-    """Where screenshots go: ``KABUGUARD_SCREENSHOTS`` if set (to look at them), else
-    the test's temporary directory."""
-    target = Path(os.environ.get("KABUGUARD_SCREENSHOTS") or tmp_path / "screenshots")
-    target.mkdir(parents=True, exist_ok=True)
-    return target
+def screenshots(tmp_path: Path) -> Path:
+    return screenshot_dir(tmp_path)
 
 
 pytestmark = pytest.mark.slow
@@ -140,7 +101,7 @@ def yen(amount: int) -> str:
 
 
 def test_buy_on_the_trade_page_then_see_it_in_the_portfolio(live_server: LiveServer, browser,
-                                                             screenshot_dir):
+                                                             screenshots):
     base, broker = live_server.url, live_server.services.broker
     page, problems = new_page(browser, DESKTOP)
     log_in(page, base, HANAKO.login_id, HANAKO.password)
@@ -172,7 +133,7 @@ def test_buy_on_the_trade_page_then_see_it_in_the_portfolio(live_server: LiveSer
     expect(page.locator("#limit_price")).to_be_hidden()
     page.fill("#quantity", "１００")  # full-width digits, as a Japanese IME types them
     expect(page.locator("#estimate")).to_have_text(yen(price * 100))
-    page.screenshot(path=str(screenshot_dir / "trade-desktop.png"), full_page=True)
+    page.screenshot(path=str(screenshots / "trade-desktop.png"), full_page=True)
 
     page.click("#submit-order")
     page.wait_for_url(re.compile(r"/orders/ord_[^?]+\?notice=placed$"))
@@ -188,7 +149,7 @@ def test_buy_on_the_trade_page_then_see_it_in_the_portfolio(live_server: LiveSer
 
 
 def test_live_price_moves_on_the_page_when_the_market_does(live_server: LiveServer, browser,
-                                                            screenshot_dir):
+                                                            screenshots):
     """Another customer's big buy of an illiquid stock moves its price; the open trade
     page shows the new price without a reload, at phone width."""
     base, broker = live_server.url, live_server.services.broker
@@ -215,7 +176,7 @@ def test_live_price_moves_on_the_page_when_the_market_does(live_server: LiveServ
     # Nothing may be wider than the phone's screen.
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= PHONE["width"], f"the page scrolls sideways: {width}px"
-    shot = screenshot_dir / "trade-phone.png"
+    shot = screenshots / "trade-phone.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000
     assert problems == []

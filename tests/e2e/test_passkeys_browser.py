@@ -12,21 +12,16 @@ The server fixture follows ``test_browser.py`` (fixtures are kept per file there
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-import uvicorn
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
+from factories.live_server import chromium, free_port, screenshot_dir, serving
 from kabuguard.container import Services, build_services
 from kabuguard.guard.actions import Action
 from kabuguard.seed import DEMO_CUSTOMERS, seed_demo
@@ -36,10 +31,6 @@ from kabuguard.web.app import create_app
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = os.environ.get("KABUGUARD_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--no-first-run", "--disable-sync"]
 STRONG = (Action.WITHDRAWAL, Action.BANK_ACCOUNT_CHANGE)
 POLICY = "version: 1\nname: e2e_passkeys\nactions:\n" + "\n".join(
     f"  {a.value}: {{level: password}}" for a in Action if a not in STRONG
@@ -70,19 +61,13 @@ class LiveServer:
     clock: Clock
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def live_server(tmp_path: Path) -> Iterator[LiveServer]:
     database_url = f"sqlite:///{tmp_path / 'e2e.db'}"
     upgrade(database_url)
     policy = tmp_path / "policy.yaml"
     policy.write_text(POLICY, encoding="utf-8")
-    port = _free_port()
+    port = free_port()
     settings = load_settings(database_url=database_url, market_hours="always_open",
                              policy=str(policy), webauthn_rp_id="localhost",
                              webauthn_origins=[f"http://localhost:{port}"])
@@ -90,40 +75,22 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
     services = build_services(settings, clock=clock)
     seed_demo(services)
     app = create_app(settings, services=services, background_interval_seconds=None)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", access_log=False))
-    thread = threading.Thread(target=server.run, name="uvicorn-e2e-passkeys", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("the uvicorn server did not start")
-        time.sleep(0.05)
     try:
-        yield LiveServer(f"http://localhost:{port}", services, clock)
+        with serving(app, port) as url:
+            yield LiveServer(url, services, clock)
     finally:
-        server.should_exit = True
-        thread.join(timeout=15)
         services.close()
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists() and shutil.which(CHROMIUM) is None:
-        pytest.skip(f"no Chromium at {CHROMIUM}")
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+def browser() -> Iterator[Browser]:
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture
-def screenshot_dir(tmp_path: Path) -> Path:
-    target = Path(os.environ.get("KABUGUARD_SCREENSHOTS") or tmp_path / "screenshots")
-    target.mkdir(parents=True, exist_ok=True)
-    return target
+def screenshots(tmp_path: Path) -> Path:
+    return screenshot_dir(tmp_path)
 
 
 def new_page(browser, viewport: dict[str, int], *, mobile: bool = False
@@ -157,7 +124,7 @@ def yen(amount: int) -> str:
 
 
 def test_passkey_registration_login_and_step_up(live_server: LiveServer, browser,
-                                                screenshot_dir):
+                                                screenshots):
     base, broker = live_server.url, live_server.services.broker
     page, problems = new_page(browser, DESKTOP)
 
@@ -178,7 +145,7 @@ def test_passkey_registration_login_and_step_up(live_server: LiveServer, browser
     page.wait_for_url(f"{base}/security?notice=registered")
     expect(page.locator("#notice")).to_have_text("パスキーを登録しました。")
     expect(page.locator("#passkey-list .passkey-name")).to_have_text(["このPC"])
-    page.screenshot(path=str(screenshot_dir / "security-desktop.png"), full_page=True)
+    page.screenshot(path=str(screenshots / "security-desktop.png"), full_page=True)
     page.goto(f"{base}/")
     expect(page.locator("#passkey-prompt")).to_have_count(0)
 
@@ -199,7 +166,7 @@ def test_passkey_registration_login_and_step_up(live_server: LiveServer, browser
     expect(page.locator("#step-up h1")).to_have_text("パスキーによる本人確認")
     expect(page.locator(".step-up-why")).to_have_text(
         "「出金」を行うには、パスキーによる本人確認が必要です。")
-    page.screenshot(path=str(screenshot_dir / "step-up-desktop.png"), full_page=True)
+    page.screenshot(path=str(screenshots / "step-up-desktop.png"), full_page=True)
     page.click("#passkey-step-up")
     page.wait_for_url(f"{base}/cash?notice=withdrawn")
     expect(page.locator("#cash")).to_have_text(yen(cash_before - 10_000))
@@ -224,7 +191,7 @@ def test_passkey_registration_login_and_step_up(live_server: LiveServer, browser
 
 
 def test_step_up_after_a_password_login_at_phone_width(live_server: LiveServer, browser,
-                                                       screenshot_dir):
+                                                       screenshots):
     base, broker = live_server.url, live_server.services.broker
     page, problems = new_page(browser, PHONE, mobile=True)
     page.goto(f"{base}/login")
@@ -236,14 +203,14 @@ def test_step_up_after_a_password_login_at_phone_width(live_server: LiveServer, 
     page.fill("#passkey-name", "スマートフォン")
     page.click("#passkey-register button[type=submit]")
     page.wait_for_url(f"{base}/security?notice=registered")
-    page.screenshot(path=str(screenshot_dir / "security-phone.png"), full_page=True)
+    page.screenshot(path=str(screenshots / "security-phone.png"), full_page=True)
 
     cash_before = broker.portfolio(HANAKO.account_id).cash_yen
     page.goto(f"{base}/cash")
     page.fill("form[action='/cash/withdraw'] input[name=amount_jpy]", "5000")
     page.click("form[action='/cash/withdraw'] button[type=submit]")
     expect(page.locator("#passkey-step-up")).to_have_text("パスキーで確認")
-    page.screenshot(path=str(screenshot_dir / "step-up-phone.png"), full_page=True)
+    page.screenshot(path=str(screenshots / "step-up-phone.png"), full_page=True)
     page.click("#passkey-step-up")
     page.wait_for_url(f"{base}/cash?notice=withdrawn")
     assert broker.portfolio(HANAKO.account_id).cash_yen == cash_before - 5_000
