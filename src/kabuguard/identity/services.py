@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from kabuguard.crypto import FieldCipher
 from kabuguard.domain.clock import Clock, utcnow
-from kabuguard.domain.errors import InvalidInput, UnknownAccount
+from kabuguard.domain.errors import InvalidInput, NotFound, UnknownAccount
 from kabuguard.domain.events import Event, EventType, RequestContext
 from kabuguard.domain.ids import new_id
 from kabuguard.guard.actions import Action
@@ -396,6 +396,78 @@ class IdentityService:
                                           LoginRecord.ts < before)
                 .order_by(LoginRecord.ts.desc(), LoginRecord.id.desc()).limit(1)
             ).scalar_one_or_none()
+
+    # -- password and sessions the customer manages -------------------------------------
+    def change_password(self, info: SessionInfo, *, current: str, new: str,
+                        context: RequestContext) -> int:
+        """Replace the password after checking the current one; every other session of
+        the customer ends (whoever else holds one is out). Returns how many ended."""
+        now = self.clock()
+        with self.db.read() as session:
+            customer = session.get(Customer, info.customer_id)
+        if customer is None or not self.passwords.verify(customer.password_hash, current):
+            raise InvalidInput("The current password is not correct.", field="current_password")
+        if new == current:
+            raise WeakPassword("The new password must differ from the current one.",
+                               field="new_password")
+        self.check_password(new)
+        new_hash = self.passwords.hash(new)
+        with self.db.write() as session:
+            fresh = session.get(Customer, info.customer_id)
+            assert fresh is not None  # noqa: S101 - read above
+            fresh.password_hash = new_hash
+            fresh.failed_logins = 0
+            ended = self._revoke_sessions(session, info.customer_id, now,
+                                          keep=info.public_id)
+            self.journal.record(session, Event(
+                new_id("evt"), now, EventType.PASSWORD_CHANGE, info.account_id, context, {}),
+                actor=f"customer:{info.customer_id}", audit_extra={"sessions_ended": ended})
+        return ended
+
+    def list_sessions(self, customer_id: str) -> list[WebSession]:
+        now = self.clock()
+        with self.db.read() as session:
+            rows = session.execute(
+                select(WebSession).where(WebSession.customer_id == customer_id,
+                                         WebSession.revoked_at.is_(None))
+                .order_by(WebSession.last_seen_at.desc())
+            ).scalars().all()
+        return [ws for ws in rows if now - ws.created_at <= self.session_absolute
+                and now - ws.last_seen_at <= self.session_idle]
+
+    def revoke_session(self, customer_id: str, public_id: str, *,
+                       context: RequestContext) -> None:
+        """End one of the customer's own sessions (NotFound for anyone else's)."""
+        now = self.clock()
+        with self.db.write() as session:
+            ws = session.execute(select(WebSession).where(
+                WebSession.public_id == public_id, WebSession.customer_id == customer_id,
+                WebSession.revoked_at.is_(None))).scalar_one_or_none()
+            if ws is None:
+                raise NotFound("No such session.", session=public_id[:40])
+            ws.revoked_at = now
+            self.journal.record_admin(session, ts=now, actor=f"customer:{customer_id}",
+                                      action="session_revoked", subject=customer_id,
+                                      payload={"session": public_id, "ip": context.ip})
+
+    def logout_everywhere(self, customer_id: str, *, context: RequestContext) -> int:
+        """End every session of the customer, this one included."""
+        now = self.clock()
+        with self.db.write() as session:
+            ended = self._revoke_sessions(session, customer_id, now, keep=None)
+            self.journal.record_admin(session, ts=now, actor=f"customer:{customer_id}",
+                                      action="logout_everywhere", subject=customer_id,
+                                      payload={"sessions_ended": ended, "ip": context.ip})
+        return ended
+
+    @staticmethod
+    def _revoke_sessions(session: Session, customer_id: str, now: datetime, *,
+                         keep: str | None) -> int:
+        query = update(WebSession).where(WebSession.customer_id == customer_id,
+                                         WebSession.revoked_at.is_(None))
+        if keep is not None:
+            query = query.where(WebSession.public_id != keep)
+        return session.execute(query.values(revoked_at=now)).rowcount
 
     def login_history(self, customer_id: str, *, since: datetime) -> list[LoginRecord]:
         with self.db.read() as session:

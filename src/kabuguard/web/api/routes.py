@@ -66,6 +66,11 @@ class PasskeyRegistration(PasskeyAnswer):
     name: str = Field(min_length=1, max_length=60)
 
 
+class PasswordBody(Strict):
+    current_password: str = Field(min_length=1, max_length=256)
+    new_password: str = Field(min_length=1, max_length=256)
+
+
 class ProfileBody(Strict):
     email: str | None = Field(default=None, max_length=254)
     phone: str | None = Field(default=None, max_length=20)
@@ -153,6 +158,15 @@ def step_up(body: PasskeyAnswer, request: Request, session: ApiSessionDep,
     return {"token": token, "level": "phishing_resistant",
             "authenticated_at": fresh.authenticated_at.isoformat()
             if fresh.authenticated_at else None}
+
+
+@router.put("/password", dependencies=[Depends(guarded_api(Action.PASSWORD_CHANGE))])
+def change_password(body: PasswordBody, request: Request, session: ApiSessionDep,
+                    identity: IdentityDep) -> dict[str, Any]:
+    """Change the password (breached passwords are refused); every other session ends."""
+    ended = identity.change_password(session, current=body.current_password,
+                                     new=body.new_password, context=_ctx(request, session))
+    return {"changed": True, "other_sessions_ended": ended}
 
 
 def _bearer(request: Request) -> str:
@@ -277,3 +291,27 @@ def change_profile(body: ProfileBody, request: Request, session: ApiSessionDep,
     if body.phone is not None:
         identity.change_contact(session.customer_id, field="phone", value=body.phone, context=ctx)
     return identity.profile(session.customer_id)
+
+
+# After DELETE /sessions/current, so that "current" is not taken for a session id.
+@router.get("/sessions")
+def list_sessions(session: ApiSessionDep, identity: IdentityDep) -> list[dict[str, Any]]:
+    return [{"session": ws.public_id, "created_at": ws.created_at.isoformat(),
+             "last_seen_at": ws.last_seen_at.isoformat(), "ip": ws.ip,
+             "user_agent": ws.user_agent, "channel": ws.channel,
+             "current": ws.public_id == session.public_id}
+            for ws in identity.list_sessions(session.customer_id)]
+
+
+@router.delete("/sessions/{public_id}", status_code=204)
+def revoke_session(public_id: str, request: Request, session: ApiSessionDep,
+                   identity: IdentityDep) -> None:
+    identity.revoke_session(session.customer_id, public_id, context=_ctx(request, session))
+
+
+@router.post("/sessions/revoke-all")
+def logout_everywhere(request: Request, session: ApiSessionDep,
+                      identity: IdentityDep) -> dict[str, int]:
+    """Log out on every device, this one included."""
+    return {"sessions_ended": identity.logout_everywhere(session.customer_id,
+                                                         context=_ctx(request, session))}
