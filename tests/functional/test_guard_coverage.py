@@ -25,6 +25,9 @@ NOT_GUARDED = {
     ("POST", "/api/v1/step-up/passkey"): "is the step-up the guard asks for",
     ("DELETE", "/api/v1/sessions/{public_id}"): "only ends one of the caller's own sessions",
     ("POST", "/api/v1/sessions/revoke-all"): "only ends the caller's own sessions",
+    ("POST", "/security/sessions/{public_id}/revoke"): "only ends one of the caller's own "
+                                                      "sessions",
+    ("POST", "/security/logout-everywhere"): "only ends the caller's own sessions",
     ("POST", "/login/passkey/options"): "starts a passkey login on the site (no session yet)",
     ("POST", "/login/passkey"): "the site's passkey login: PasskeyService.login_finish "
                                 "asks the guard (Action.LOGIN)",

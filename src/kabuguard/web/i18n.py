@@ -158,6 +158,30 @@ MESSAGES: dict[str, dict[str, str]] = {
     "portfolio.gain": {"ja": "評価損益", "en": "Gain/loss"},
     "portfolio.holdings": {"ja": "保有株式", "en": "Holdings"},
     "portfolio.empty": {"ja": "保有銘柄はありません。", "en": "You hold no shares."},
+    "security.sessions_title": {"ja": "ログイン中のセッション", "en": "Signed-in sessions"},
+    "security.sessions_intro": {
+        "ja": "心当たりのないセッションは終了し、パスワードを変更してください。",
+        "en": "End any session you do not recognise, and change your password."},
+    "security.session_started": {"ja": "ログイン日時", "en": "Signed in"},
+    "security.session_last_seen": {"ja": "最終利用", "en": "Last active"},
+    "security.session_where": {"ja": "接続元", "en": "From"},
+    "security.this_session": {"ja": "このセッション", "en": "This session"},
+    "security.session_revoke": {"ja": "終了する", "en": "End"},
+    "security.logout_everywhere": {"ja": "すべての端末からログアウト",
+                                   "en": "Log out on every device"},
+    "security.notice_session_revoked": {"ja": "セッションを終了しました。",
+                                        "en": "The session has ended."},
+    "security.password_title": {"ja": "パスワードの変更", "en": "Change password"},
+    "security.password_intro": {
+        "ja": "10文字以上。流出が確認されているパスワードは使えません。"
+              "変更すると他の端末はログアウトされます。",
+        "en": "At least 10 characters. Passwords known from leaks are refused. Other devices "
+              "are logged out."},
+    "security.current_password": {"ja": "現在のパスワード", "en": "Current password"},
+    "security.new_password": {"ja": "新しいパスワード", "en": "New password"},
+    "security.password_submit": {"ja": "変更する", "en": "Change"},
+    "security.notice_password_changed": {"ja": "パスワードを変更しました。",
+                                         "en": "Your password has been changed."},
     "common.yen": {"ja": "円", "en": "JPY"},
     "common.submit": {"ja": "送信", "en": "Submit"},
     "common.back": {"ja": "戻る", "en": "Back"},
@@ -192,6 +216,12 @@ MESSAGES: dict[str, dict[str, str]] = {
     "level.phishing_resistant": {"ja": "パスキー", "en": "passkey"},
     "error.forbidden": {"ja": "この操作は現在行えません。お問い合わせください。",
                         "en": "This action is not possible now. Please contact us."},
+    "invalid.current_password": {"ja": "現在のパスワードが正しくありません。",
+                                 "en": "The current password is not correct."},
+    "error.weak_password": {
+        "ja": "このパスワードは使えません。10文字以上で、流出が確認されていないものを選んでください。",
+        "en": "This password cannot be used: choose one of at least 10 characters that is not "
+              "known from leaks."},
     "error.invalid_input": {"ja": "入力内容を確認してください。",
                             "en": "Please check what you entered."},
     "error.idempotency_key_reused": {"ja": "同じ注文番号で別の内容が送信されました。",

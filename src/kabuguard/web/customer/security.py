@@ -14,15 +14,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Depends, Form, Header, Request
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from kabuguard.domain.errors import KabuguardError
 from kabuguard.guard.actions import Action
 from kabuguard.identity.interfaces import SessionInfo
-from kabuguard.web.customer.forms import notice_text
+from kabuguard.identity.passkeys import PasskeyService
+from kabuguard.identity.services import IdentityService
+from kabuguard.web.customer.forms import error_text, notice_text
 from kabuguard.web.customer.routes import clear_cookie, safe_next
-from kabuguard.web.deps import LangDep, PasskeysDep, WebSessionDep, get_web_session
+from kabuguard.web.deps import IdentityDep, LangDep, PasskeysDep, WebSessionDep, get_web_session
 from kabuguard.web.guarding import guarded_web
 from kabuguard.web.security import (
     LOGIN_CSRF_COOKIE,
@@ -37,7 +40,9 @@ from kabuguard.web.templating import render
 router = APIRouter(include_in_schema=False)
 
 CSRF_HEADER = "X-CSRF-Token"
-NOTICES = {"registered": "security.notice_registered"}
+NOTICES = {"registered": "security.notice_registered",
+           "password_changed": "security.notice_password_changed",
+           "session_revoked": "security.notice_session_revoked"}
 
 
 class Strict(BaseModel):
@@ -78,10 +83,59 @@ def _token(request: Request) -> str:
 # -- the security page -----------------------------------------------------------------
 @router.get("/security")
 def security_page(request: Request, session: WebSessionDep, passkeys: PasskeysDep,
-                  lang: LangDep, notice: str = "") -> Response:
-    return render(request, "customer/security.html", lang=lang,
+                  identity: IdentityDep, lang: LangDep, notice: str = "") -> Response:
+    return _render_security(request, session, passkeys, identity, lang,
+                            notice=notice_text(notice, NOTICES, lang))
+
+
+def _render_security(request: Request, session: SessionInfo, passkeys: PasskeyService,
+                     identity: IdentityService, lang: str, *, notice: str | None = None,
+                     password_error: str | None = None, status_code: int = 200) -> Response:
+    return render(request, "customer/security.html", lang=lang, status_code=status_code,
                   passkeys=passkeys.list(session.customer_id),
-                  notice=notice_text(notice, NOTICES, lang))
+                  sessions=identity.list_sessions(session.customer_id),
+                  current_session=session.public_id, csrf_token=session.csrf_token,
+                  notice=notice, password_error=password_error)
+
+
+@router.post("/security/password",
+             dependencies=[Depends(guarded_web(Action.PASSWORD_CHANGE))])
+def change_password(request: Request, session: WebSessionDep, passkeys: PasskeysDep,
+                    identity: IdentityDep, lang: LangDep,
+                    csrf_token: Annotated[str, Form(max_length=200)] = "",
+                    current_password: Annotated[str, Form(max_length=256)] = "",
+                    new_password: Annotated[str, Form(max_length=256)] = "") -> Response:
+    check_csrf(session.csrf_token, csrf_token)
+    try:
+        identity.change_password(session, current=current_password, new=new_password,
+                                 context=request_context(request, session=session.public_id))
+    except KabuguardError as exc:
+        return _render_security(request, session, passkeys, identity, lang,
+                                password_error=error_text(exc, lang), status_code=exc.status)
+    return RedirectResponse("/security?notice=password_changed", status_code=303)
+
+
+@router.post("/security/sessions/{public_id}/revoke")
+def revoke_session(public_id: str, request: Request, session: WebSessionDep,
+                   identity: IdentityDep,
+                   csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:
+    check_csrf(session.csrf_token, csrf_token)
+    identity.revoke_session(session.customer_id, public_id,
+                            context=request_context(request, session=session.public_id))
+    if public_id == session.public_id:
+        return RedirectResponse("/login?notice=logged_out", status_code=303)
+    return RedirectResponse("/security?notice=session_revoked", status_code=303)
+
+
+@router.post("/security/logout-everywhere")
+def logout_everywhere(request: Request, session: WebSessionDep, identity: IdentityDep,
+                      csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:
+    check_csrf(session.csrf_token, csrf_token)
+    identity.logout_everywhere(session.customer_id,
+                               context=request_context(request, session=session.public_id))
+    response = RedirectResponse("/login?notice=logged_out", status_code=303)
+    clear_cookie(response, SESSION_COOKIE)
+    return response
 
 
 @router.post("/security/passkeys/options",
