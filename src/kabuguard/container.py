@@ -13,6 +13,7 @@ from kabuguard.crypto import FieldCipher
 from kabuguard.domain.clock import Clock, utcnow
 from kabuguard.guard.policy import load_policy
 from kabuguard.guard.services import Guard
+from kabuguard.identity.authenticator_app import AuthenticatorAppService
 from kabuguard.identity.breached import BreachedPasswords
 from kabuguard.identity.passkeys import PasskeyService
 from kabuguard.identity.passwords import PasswordService
@@ -33,6 +34,7 @@ class Services:
     guard: Guard
     identity: IdentityService
     passkeys: PasskeyService
+    authenticator_app: AuthenticatorAppService
     broker: BrokerService
     bus: InProcessBus
     relay: OutboxRelay
@@ -65,6 +67,7 @@ def build_services(settings: Settings, *, clock: Clock = utcnow,
     bus = InProcessBus()
     return Services(settings=settings, db=db, cipher=cipher, audit=audit, journal=journal,
                     guard=guard, identity=identity,
+                    authenticator_app=AuthenticatorAppService(identity),
                     passkeys=PasskeyService(identity, RelyingParty(
                         rp_id=settings.webauthn_rp_id, rp_name="Kabuguard Securities",
                         origins=settings.origins)), broker=broker, bus=bus,

@@ -102,3 +102,18 @@ class AuthChallenge(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     consumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class TotpAuthenticator(Base):
+    """An authenticator app (RFC 6238). Usable once confirmed with a first code;
+    ``last_used_step`` refuses a code's second use."""
+
+    __tablename__ = "totp_authenticators"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), index=True)
+    secret_enc: Mapped[str] = mapped_column(Text)
+    last_used_step: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -32,7 +32,13 @@ from kabuguard.identity.interfaces import (
     WeakPassword,
 )
 from kabuguard.identity.methods import Level
-from kabuguard.identity.models import Customer, LoginRecord, Passkey, WebSession
+from kabuguard.identity.models import (
+    Customer,
+    LoginRecord,
+    Passkey,
+    TotpAuthenticator,
+    WebSession,
+)
 from kabuguard.identity.passwords import PasswordService
 from kabuguard.identity.throttle import FailureThrottle
 from kabuguard.journal import Journal
@@ -385,7 +391,15 @@ class IdentityService:
                 select(Passkey.credential_id).where(Passkey.customer_id == customer_id,
                                                     Passkey.removed_at.is_(None)).limit(1)
             ).first()
-        return Level.PHISHING_RESISTANT if has_passkey else Level.PASSWORD
+            if has_passkey:
+                return Level.PHISHING_RESISTANT
+            has_app = session.execute(
+                select(TotpAuthenticator.id).where(
+                    TotpAuthenticator.customer_id == customer_id,
+                    TotpAuthenticator.confirmed_at.is_not(None),
+                    TotpAuthenticator.removed_at.is_(None)).limit(1)
+            ).first()
+        return Level.OTP if has_app else Level.PASSWORD
 
     def previous_login(self, customer_id: str, *, before: datetime) -> LoginRecord | None:
         """The last successful login strictly before ``before`` (a session's start)."""

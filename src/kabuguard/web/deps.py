@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from kabuguard.broker.services import BrokerService
 from kabuguard.container import Services
 from kabuguard.domain.events import Channel
+from kabuguard.identity.authenticator_app import AuthenticatorAppService
 from kabuguard.identity.interfaces import SessionInfo, SessionInvalid
 from kabuguard.identity.passkeys import PasskeyService
 from kabuguard.identity.services import IdentityService
@@ -29,6 +30,10 @@ async def get_broker(request: Request) -> BrokerService:
 
 async def get_identity(request: Request) -> IdentityService:
     return request.app.state.services.identity
+
+
+async def get_authenticator_app(request: Request) -> AuthenticatorAppService:
+    return request.app.state.services.authenticator_app
 
 
 async def get_passkeys(request: Request) -> PasskeyService:
@@ -71,6 +76,7 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 BrokerDep = Annotated[BrokerService, Depends(get_broker)]
 IdentityDep = Annotated[IdentityService, Depends(get_identity)]
 PasskeysDep = Annotated[PasskeyService, Depends(get_passkeys)]
+AuthenticatorAppDep = Annotated[AuthenticatorAppService, Depends(get_authenticator_app)]
 LangDep = Annotated[str, Depends(get_language)]
 WebSessionDep = Annotated[SessionInfo, Depends(get_web_session)]
 ApiSessionDep = Annotated[SessionInfo, Depends(get_api_session)]

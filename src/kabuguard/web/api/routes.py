@@ -18,7 +18,13 @@ from kabuguard.domain.errors import InvalidInput
 from kabuguard.domain.events import Channel
 from kabuguard.guard.actions import Action
 from kabuguard.identity.services import validate_email, validate_phone
-from kabuguard.web.deps import ApiSessionDep, BrokerDep, IdentityDep, PasskeysDep
+from kabuguard.web.deps import (
+    ApiSessionDep,
+    AuthenticatorAppDep,
+    BrokerDep,
+    IdentityDep,
+    PasskeysDep,
+)
 from kabuguard.web.guarding import guarded_api
 from kabuguard.web.security import request_context
 
@@ -64,6 +70,10 @@ class PasskeyAnswer(Strict):
 
 class PasskeyRegistration(PasskeyAnswer):
     name: str = Field(min_length=1, max_length=60)
+
+
+class CodeBody(Strict):
+    code: str = Field(min_length=1, max_length=20)
 
 
 class PasswordBody(Strict):
@@ -167,6 +177,31 @@ def change_password(body: PasswordBody, request: Request, session: ApiSessionDep
     ended = identity.change_password(session, current=body.current_password,
                                      new=body.new_password, context=_ctx(request, session))
     return {"changed": True, "other_sessions_ended": ended}
+
+
+@router.post("/totp", dependencies=[Depends(guarded_api(Action.MFA_ENROLL))])
+def totp_enroll(session: ApiSessionDep, app: AuthenticatorAppDep) -> dict[str, Any]:
+    """Register an authenticator app: a new secret (shown once) and its otpauth URI for
+    a QR code; confirm with a first code at ``/totp/confirm``."""
+    return app.enroll_begin(session)
+
+
+@router.post("/totp/confirm", dependencies=[Depends(guarded_api(Action.MFA_ENROLL))])
+def totp_confirm(body: CodeBody, request: Request, session: ApiSessionDep,
+                 app: AuthenticatorAppDep) -> dict[str, Any]:
+    return app.enroll_confirm(session, code=body.code, context=_ctx(request, session))
+
+
+@router.post("/step-up/totp")
+def step_up_totp(body: CodeBody, request: Request, session: ApiSessionDep,
+                 app: AuthenticatorAppDep) -> dict[str, Any]:
+    """Confirm with an authenticator-app code (level ``otp``); the session gets a new
+    token (use it for the retry)."""
+    token, fresh = app.step_up(session, _bearer(request), code=body.code,
+                               context=_ctx(request, session))
+    return {"token": token, "level": "otp",
+            "authenticated_at": fresh.authenticated_at.isoformat()
+            if fresh.authenticated_at else None}
 
 
 def _bearer(request: Request) -> str:
