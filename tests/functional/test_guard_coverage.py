@@ -24,6 +24,8 @@ NOT_GUARDED = {
     ("POST", "/api/v1/step-up/passkey/options"): "is the step-up the guard asks for",
     ("POST", "/api/v1/step-up/passkey"): "is the step-up the guard asks for",
     ("POST", "/api/v1/step-up/totp"): "is the step-up the guard asks for",
+    ("POST", "/api/v1/sessions/totp"): "the login's second step: AuthenticatorAppService.login "
+                                       "asks the guard (Action.LOGIN)",
     ("DELETE", "/api/v1/sessions/{public_id}"): "only ends one of the caller's own sessions",
     ("POST", "/api/v1/sessions/revoke-all"): "only ends the caller's own sessions",
     ("POST", "/security/sessions/{public_id}/revoke"): "only ends one of the caller's own "

@@ -78,3 +78,39 @@ def test_step_up_without_an_app_and_bad_codes(env):
     client.post("/api/v1/totp", headers=auth)
     r = client.post("/api/v1/totp/confirm", headers=auth, json={"code": "12ab56"})
     assert (r.status_code, r.json()["error"]) == (422, "otp_format_invalid")
+
+
+def test_interim_login_with_password_and_authenticator_app(database_url, clock):
+    """Under the JSDA mandatory preset, before its published date, a customer without a
+    passkey logs in with password + app code (the interim alternative); a customer
+    with neither cannot log in at all."""
+    settings = load_settings(database_url=database_url, policy="jsda_2025_mandatory")
+    services = build_services(settings, clock=clock, passwords=FAST_PASSWORDS)
+    app = create_app(settings, services=services, background_interval_seconds=None)
+    customer = make_customer(services, login_id="interim1")
+    make_customer(services, login_id="interim2")
+    secret = pyotp.random_base32()
+    with services.db.write() as session:  # an app enrolled earlier
+        session.add(TotpAuthenticator(id="totp_x", customer_id=customer,
+                                      secret_enc=services.cipher.encrypt(secret),
+                                      created_at=clock.now, confirmed_at=clock.now))
+    with TestClient(app, base_url="https://testserver") as client:
+        r = client.post("/api/v1/sessions", json={"login_id": "interim1", "password": PASSWORD})
+        assert r.status_code == 401
+        body = r.json()
+        assert body["level"] == "otp"
+        assert "interim_alternative" in body["reasons"]
+        challenge = body["login_challenge"]
+        code = pyotp.TOTP(secret).at(clock.now)
+        r = client.post("/api/v1/sessions/totp", json={"login_challenge": challenge, "code": code})
+        assert r.status_code == 201, r.text
+        token = {"Authorization": f"Bearer {r.json()['token']}"}
+        assert client.get("/api/v1/portfolio", headers=token).status_code == 200
+        # The challenge and the code were single-use.
+        r = client.post("/api/v1/sessions/totp", json={"login_challenge": challenge, "code": code})
+        assert r.status_code == 401
+        r = client.post("/api/v1/sessions", json={"login_id": "interim2", "password": PASSWORD})
+        assert r.json()["level"] == "phishing_resistant"
+        assert "enrolment_required" in r.json()["reasons"]
+    services.close()
+

@@ -70,11 +70,12 @@ class StepUpRequired(Unauthorized):
 
     code = "step_up_required"
 
-    def __init__(self, decision: Decision) -> None:
+    def __init__(self, decision: Decision, **extra: Any) -> None:
         level = decision.required_level.label if decision.required_level else "password"
         super().__init__(
             f"This action ({decision.action}) needs a fresh '{level}' authentication.",
-            action=str(decision.action), level=level, reasons=list(decision.reasons))
+            action=str(decision.action), level=level, reasons=list(decision.reasons),
+            **extra)
         self.decision = decision
 
 

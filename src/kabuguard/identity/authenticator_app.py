@@ -14,7 +14,9 @@ from sqlalchemy.orm import Session
 from kabuguard.domain.errors import Conflict
 from kabuguard.domain.events import Event, EventType, RequestContext
 from kabuguard.domain.ids import new_id
-from kabuguard.identity.interfaces import CodeReused, SessionInfo
+from kabuguard.guard.actions import Action
+from kabuguard.guard.interfaces import ActionDenied, Actor, Outcome, StepUpRequired
+from kabuguard.identity.interfaces import CodeReused, LoginResult, SessionInfo
 from kabuguard.identity.methods import Level
 from kabuguard.identity.models import Customer, TotpAuthenticator
 from kabuguard.identity.services import IdentityService
@@ -81,13 +83,7 @@ class AuthenticatorAppService:
         step = verify_totp(self.cipher.decrypt(app.secret_enc), code, now=now,
                            last_used_step=app.last_used_step)
         with self.db.write() as session:
-            taken = session.execute(update(TotpAuthenticator).where(
-                TotpAuthenticator.id == app.id,
-                or_(TotpAuthenticator.last_used_step.is_(None),
-                    TotpAuthenticator.last_used_step < step)).values(last_used_step=step)
-            ).rowcount
-            if not taken:  # another request used this code a moment ago
-                raise CodeReused
+            self._use_step(session, app.id, step)
             new_token, fresh = self.identity.raise_session_level(session, token,
                                                                  level=Level.OTP, now=now)
             self.journal.record_admin(session, ts=now, actor=f"customer:{info.customer_id}",
@@ -95,6 +91,47 @@ class AuthenticatorAppService:
                                       payload={"method": "totp", "session": info.public_id,
                                                "ip": context.ip})
         return new_token, fresh
+
+    def login(self, *, login_challenge: str, code: str,
+              context: RequestContext) -> LoginResult:
+        """The second step of a password login the policy did not accept alone: a code
+        from the customer's app, for the single-use challenge the first step returned.
+        The guard decides again at the ``otp`` level (a policy that wants a passkey
+        accepts this only as its published interim alternative)."""
+        customer_id = self.identity.take_login_challenge(login_challenge)
+        now = self.identity.clock()
+        with self.db.read() as session:
+            app = self._confirmed(session, customer_id)
+            customer = session.get(Customer, customer_id)
+        if app is None or customer is None:
+            raise NoAuthenticatorApp("No authenticator app is registered.", field="totp")
+        step = verify_totp(self.cipher.decrypt(app.secret_enc), code, now=now,
+                           last_used_step=app.last_used_step)
+        decision = self.identity.guard.check(
+            Action.LOGIN, Actor(customer_id, Level.OTP, now), context, now=now,
+            strongest_enrolled=self.identity.strongest_enrolled(customer_id))
+        if decision.outcome is not Outcome.ALLOW:
+            raise (StepUpRequired(decision) if decision.outcome is Outcome.CHALLENGE
+                   else ActionDenied(decision))
+        with self.db.write() as session:
+            self._use_step(session, app.id, step)
+            self.identity.reset_failures(session, customer_id, reverified=False, now=now)
+            return self.identity.open_session(
+                session, customer_id,
+                login_token=self.cipher.token("login", customer.login_id),
+                level=Level.OTP, methods=["password", "totp"], context=context, now=now)
+
+    @staticmethod
+    def _use_step(session: Session, app_id: str, step: int) -> None:
+        """Compare-and-set the code's time step: a second use, even a concurrent one,
+        finds it taken."""
+        taken = session.execute(update(TotpAuthenticator).where(
+            TotpAuthenticator.id == app_id,
+            or_(TotpAuthenticator.last_used_step.is_(None),
+                TotpAuthenticator.last_used_step < step)).values(last_used_step=step)
+        ).rowcount
+        if not taken:
+            raise CodeReused
 
     @staticmethod
     def _confirmed(session: Session, customer_id: str) -> TotpAuthenticator | None:

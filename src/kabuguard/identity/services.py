@@ -33,6 +33,7 @@ from kabuguard.identity.interfaces import (
 )
 from kabuguard.identity.methods import Level
 from kabuguard.identity.models import (
+    AuthChallenge,
     Customer,
     LoginRecord,
     Passkey,
@@ -49,6 +50,7 @@ EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 PHONE_RE = re.compile(r"^\+?[0-9]{10,15}$")
 MIN_PASSWORD = 10
 LOCK_AFTER = 5
+LOGIN_CHALLENGE_TTL = timedelta(minutes=5)
 LOGIN_FAILED_MESSAGE = ("The login id or password is incorrect, or password login is locked "
                         "after repeated failures. A passkey login still works.")
 
@@ -234,9 +236,13 @@ class IdentityService:
                                            level=Level.PASSWORD, methods=["password"],
                                            context=context, now=now)
         if decision is not None and not decision.allowed:
-            # No session is issued: the second step (passkey, OTP) completes the login.
-            raise (StepUpRequired(decision) if decision.outcome is Outcome.CHALLENGE
-                   else ActionDenied(decision))
+            # No session is issued: the second step completes the login, with a passkey
+            # (username-less) or, where the policy allows it, an authenticator-app code
+            # sent with this single-use login challenge.
+            if decision.outcome is not Outcome.CHALLENGE:
+                raise ActionDenied(decision)
+            assert customer is not None  # noqa: S101 - a decision implies a customer
+            raise StepUpRequired(decision, login_challenge=self._login_challenge(customer.id, now))
         if failed:
             raise LoginFailed(LOGIN_FAILED_MESSAGE)
         return result
@@ -271,6 +277,34 @@ class IdentityService:
             self.journal.record_admin(session, ts=now, actor=f"customer:{customer_id}",
                                       action="password_login_unlocked", subject=customer_id,
                                       payload={"by": "passkey"})
+
+    def _login_challenge(self, customer_id: str, now: datetime) -> str:
+        with self.db.write() as session:
+            # The id (128 random bits) is what the client holds; the code it must send
+            # with it is checked against the customer's app, so nothing else is stored.
+            row = AuthChallenge(id=new_id("lgn"), customer_id=customer_id, session_hash=None,
+                                purpose="login_second_factor", method="totp",
+                                secret="",
+                                created_at=now, expires_at=now + LOGIN_CHALLENGE_TTL,
+                                attempts=0)
+            session.add(row)
+        return row.id
+
+    def take_login_challenge(self, challenge_id: str) -> str:
+        """Burn a login challenge (single use, in its own transaction) and return its
+        customer; raise LoginFailed when it is unknown, used or expired."""
+        now = self.clock()
+        with self.db.write() as session:
+            taken = session.execute(
+                update(AuthChallenge)
+                .where(AuthChallenge.id == challenge_id, AuthChallenge.consumed_at.is_(None),
+                       AuthChallenge.purpose == "login_second_factor",
+                       AuthChallenge.expires_at > now)
+                .values(consumed_at=now, attempts=AuthChallenge.attempts + 1)).rowcount
+            row = session.get(AuthChallenge, challenge_id) if taken else None
+        if row is None or row.customer_id is None:
+            raise LoginFailed("This login has expired. Please log in again.")
+        return row.customer_id
 
     def open_session(self, session: Session, customer_id: str, *, login_token: str,
                      level: Level, methods: list[str], context: RequestContext,

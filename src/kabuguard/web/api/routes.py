@@ -76,6 +76,12 @@ class CodeBody(Strict):
     code: str = Field(min_length=1, max_length=20)
 
 
+class TotpLoginBody(Strict):
+    login_challenge: str = Field(min_length=1, max_length=40)
+    code: str = Field(min_length=1, max_length=20)
+    channel: Literal["app", "api"] = "api"
+
+
 class PasswordBody(Strict):
     current_password: str = Field(min_length=1, max_length=256)
     new_password: str = Field(min_length=1, max_length=256)
@@ -190,6 +196,17 @@ def totp_enroll(session: ApiSessionDep, app: AuthenticatorAppDep) -> dict[str, A
 def totp_confirm(body: CodeBody, request: Request, session: ApiSessionDep,
                  app: AuthenticatorAppDep) -> dict[str, Any]:
     return app.enroll_confirm(session, code=body.code, context=_ctx(request, session))
+
+
+@router.post("/sessions/totp", status_code=201)
+def totp_login(body: TotpLoginBody, request: Request, app: AuthenticatorAppDep
+               ) -> dict[str, Any]:
+    """Second step of a password login answered with ``step_up_required``: the code
+    from the authenticator app and the ``login_challenge`` that answer carried."""
+    ctx = request_context(request, channel=Channel.APP if body.channel == "app" else Channel.API)
+    result = app.login(login_challenge=body.login_challenge, code=body.code, context=ctx)
+    return {"token": result.token, "session": result.session.public_id,
+            "account": result.session.account_id, "level": "otp"}
 
 
 @router.post("/step-up/totp")
