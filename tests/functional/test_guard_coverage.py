@@ -31,6 +31,7 @@ NOT_GUARDED = {
     ("POST", "/security/sessions/{public_id}/revoke"): "only ends one of the caller's own "
                                                       "sessions",
     ("POST", "/security/logout-everywhere"): "only ends the caller's own sessions",
+    ("POST", "/step-up/totp"): "is the step-up the guard asks for",
     ("POST", "/login/passkey/options"): "starts a passkey login on the site (no session yet)",
     ("POST", "/login/passkey"): "the site's passkey login: PasskeyService.login_finish "
                                 "asks the guard (Action.LOGIN)",

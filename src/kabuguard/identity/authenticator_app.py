@@ -121,6 +121,10 @@ class AuthenticatorAppService:
                 login_token=self.cipher.token("login", customer.login_id),
                 level=Level.OTP, methods=["password", "totp"], context=context, now=now)
 
+    def is_enrolled(self, customer_id: str) -> bool:
+        with self.db.read() as session:
+            return self._confirmed(session, customer_id) is not None
+
     @staticmethod
     def _use_step(session: Session, app_id: str, step: int) -> None:
         """Compare-and-set the code's time step: a second use, even a concurrent one,

@@ -62,7 +62,8 @@ def install_error_handlers(app: FastAPI) -> None:
             body = {**exc.to_dict(), "message": localized_error(exc, language_of(request))}
             return JSONResponse(body, status_code=exc.status)
         if (isinstance(exc, StepUpRequired) and request.method == "POST"
-                and exc.params.get("level") == Level.PHISHING_RESISTANT.label
+                and exc.params.get("level") in (Level.PHISHING_RESISTANT.label,
+                                                Level.OTP.label)
                 and getattr(request.state, "session", None) is not None):
             return await step_up_page(request, exc)
         if isinstance(exc, SessionInvalid):
@@ -110,21 +111,33 @@ async def step_up_page(request: Request, exc: StepUpRequired) -> Response:
     is the session row's and survives the new session id the step-up brings. Without a
     passkey the page says so and leads to /security, with the policy's interim
     alternative and its end date when there is one (JSDA 2025, J-M2 in JP-RULES.md)."""
-    lang = language_of(request)
-    session = request.state.session
-    services = request.app.state.services
     form = await request.form()
     fields = [(name, value) for name, value in form.multi_items()
               if name != "csrf_token" and isinstance(value, str)]
-    action = str(exc.params.get("action", ""))
+    return render_step_up(request, action=str(exc.params.get("action", "")),
+                          level=str(exc.params.get("level")),
+                          reasons=list(exc.params.get("reasons", [])), fields=fields,
+                          target=request.url.path,
+                          message=localized_error(exc, language_of(request)))
+
+
+def render_step_up(request: Request, *, action: str, level: str, reasons: list[str],
+                   fields: list[tuple[str, str]], target: str, message: str,
+                   error: str | None = None, status_code: int = 401) -> Response:
+    """The step-up page: a passkey confirmation (``phishing_resistant``) or an
+    authenticator-app code (``otp``), with the original form carried along."""
+    lang = language_of(request)
+    session = request.state.session
+    services = request.app.state.services
     action_label = (translate(f"action.{action}", lang)
                     if action in set(Action) else action)
     interim = services.guard.policy.interim
-    return render(request, "customer/step_up.html", lang=lang, status_code=401,
-                  message=localized_error(exc, lang), action=action, action_label=action_label,
-                  reasons=list(exc.params.get("reasons", [])),
-                  fields=fields, target=request.url.path, csrf_token=session.csrf_token,
+    return render(request, "customer/step_up.html", lang=lang, status_code=status_code,
+                  message=message, action=action, action_label=action_label, level=level,
+                  reasons=reasons, fields=fields, target=target, error=error,
+                  csrf_token=session.csrf_token,
                   has_passkey=bool(services.passkeys.list(session.customer_id)),
+                  has_app=services.authenticator_app.is_enrolled(session.customer_id),
                   interim=interim,
                   interim_notice=(interim.notice_ja if lang == "ja" else interim.notice_en)
                   if interim else None)

@@ -158,6 +158,28 @@ MESSAGES: dict[str, dict[str, str]] = {
     "portfolio.gain": {"ja": "評価損益", "en": "Gain/loss"},
     "portfolio.holdings": {"ja": "保有株式", "en": "Holdings"},
     "portfolio.empty": {"ja": "保有銘柄はありません。", "en": "You hold no shares."},
+    "stepup.totp_label": {"ja": "認証アプリに表示されている6桁のコード",
+                          "en": "The 6-digit code shown in your authenticator app"},
+    "stepup.totp_submit": {"ja": "確認して続ける", "en": "Confirm and continue"},
+    "stepup.no_app": {"ja": "認証アプリが登録されていません。セキュリティ設定で登録してください。",
+                      "en": "No authenticator app is registered. Register one in Security."},
+    "security.totp_title": {"ja": "認証アプリ", "en": "Authenticator app"},
+    "security.totp_intro": {
+        "ja": "Google Authenticator などの認証アプリで、6桁のワンタイムコードを表示します。"
+              "フィッシングにはパスキーの方が強いため、パスキーとの併用をおすすめします。",
+        "en": "An app such as Google Authenticator shows 6-digit one-time codes. Passkeys "
+              "resist phishing better: use both."},
+    "security.totp_enrolled": {"ja": "認証アプリは登録済みです。",
+                               "en": "An authenticator app is registered."},
+    "security.totp_start": {"ja": "認証アプリを登録", "en": "Register an authenticator app"},
+    "security.totp_secret": {
+        "ja": "認証アプリにこのキーを入力し、表示されたコードを入力してください。"
+              "このキーは再表示されません。",
+        "en": "Enter this key in your app, then the code it shows. The key is not shown again."},
+    "security.totp_code": {"ja": "表示されたコード", "en": "Code shown"},
+    "security.totp_confirm": {"ja": "登録する", "en": "Register"},
+    "security.notice_totp_enrolled": {"ja": "認証アプリを登録しました。",
+                                      "en": "The authenticator app is registered."},
     "security.sessions_title": {"ja": "ログイン中のセッション", "en": "Signed-in sessions"},
     "security.sessions_intro": {
         "ja": "心当たりのないセッションは終了し、パスワードを変更してください。",

@@ -20,6 +20,7 @@ LITERAL_KEY = re.compile(r"""\bt\(\s*(["'])([^"']+)\1(?!\s*~)""")
 # t("prefix." ~ value): keys built from a value; each family is listed below.
 BUILT_KEY = re.compile(r"""\bt\(\s*(["'])([^"']+\.)\1\s*~""")
 FAMILIES = {
+    "level.": ("password", "otp", "phishing_resistant"),
     "order.status.": ORDER_STATUSES,
     "side.": ("buy", "sell"),
     "order_type.": ("market", "limit"),

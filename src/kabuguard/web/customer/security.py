@@ -12,8 +12,10 @@ passkey in a customer's session nor log a customer into the attacker's account.
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any
 
+import anyio
 from fastapi import APIRouter, Depends, Form, Header, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -25,8 +27,17 @@ from kabuguard.identity.passkeys import PasskeyService
 from kabuguard.identity.services import IdentityService
 from kabuguard.web.customer.forms import error_text, notice_text
 from kabuguard.web.customer.routes import clear_cookie, safe_next
-from kabuguard.web.deps import IdentityDep, LangDep, PasskeysDep, WebSessionDep, get_web_session
+from kabuguard.web.deps import (
+    AuthenticatorAppDep,
+    IdentityDep,
+    LangDep,
+    PasskeysDep,
+    WebSessionDep,
+    get_web_session,
+)
+from kabuguard.web.errors import render_step_up
 from kabuguard.web.guarding import guarded_web
+from kabuguard.web.i18n import translate
 from kabuguard.web.security import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
@@ -42,7 +53,8 @@ router = APIRouter(include_in_schema=False)
 CSRF_HEADER = "X-CSRF-Token"
 NOTICES = {"registered": "security.notice_registered",
            "password_changed": "security.notice_password_changed",
-           "session_revoked": "security.notice_session_revoked"}
+           "session_revoked": "security.notice_session_revoked",
+           "totp_enrolled": "security.notice_totp_enrolled"}
 
 
 class Strict(BaseModel):
@@ -90,8 +102,13 @@ def security_page(request: Request, session: WebSessionDep, passkeys: PasskeysDe
 
 def _render_security(request: Request, session: SessionInfo, passkeys: PasskeyService,
                      identity: IdentityService, lang: str, *, notice: str | None = None,
-                     password_error: str | None = None, status_code: int = 200) -> Response:
+                     password_error: str | None = None, totp_error: str | None = None,
+                     totp_secret: str | None = None, totp_uri: str | None = None,
+                     status_code: int = 200) -> Response:
+    app = request.app.state.services.authenticator_app
     return render(request, "customer/security.html", lang=lang, status_code=status_code,
+                  totp_enrolled=app.is_enrolled(session.customer_id),
+                  totp_error=totp_error, totp_secret=totp_secret, totp_uri=totp_uri,
                   passkeys=passkeys.list(session.customer_id),
                   sessions=identity.list_sessions(session.customer_id),
                   current_session=session.public_id, csrf_token=session.csrf_token,
@@ -113,6 +130,72 @@ def change_password(request: Request, session: WebSessionDep, passkeys: Passkeys
         return _render_security(request, session, passkeys, identity, lang,
                                 password_error=error_text(exc, lang), status_code=exc.status)
     return RedirectResponse("/security?notice=password_changed", status_code=303)
+
+
+@router.post("/security/totp", dependencies=[Depends(guarded_web(Action.MFA_ENROLL))])
+def totp_start(request: Request, session: WebSessionDep, passkeys: PasskeysDep,
+               identity: IdentityDep, app: AuthenticatorAppDep, lang: LangDep,
+               csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:
+    check_csrf(session.csrf_token, csrf_token)
+    try:
+        started = app.enroll_begin(session)
+    except KabuguardError as exc:
+        return _render_security(request, session, passkeys, identity, lang,
+                                password_error=None, totp_error=error_text(exc, lang),
+                                status_code=exc.status)
+    secret = started["secret"]
+    return _render_security(request, session, passkeys, identity, lang,
+                            totp_secret=" ".join(secret[i:i + 4] for i in range(0, len(secret), 4)),
+                            totp_uri=started["otpauth_uri"])
+
+
+@router.post("/security/totp/confirm",
+             dependencies=[Depends(guarded_web(Action.MFA_ENROLL))])
+def totp_confirm(request: Request, session: WebSessionDep, passkeys: PasskeysDep,
+                 identity: IdentityDep, app: AuthenticatorAppDep, lang: LangDep,
+                 csrf_token: Annotated[str, Form(max_length=200)] = "",
+                 code: Annotated[str, Form(max_length=20)] = "") -> Response:
+    check_csrf(session.csrf_token, csrf_token)
+    try:
+        app.enroll_confirm(session, code=code,
+                           context=request_context(request, session=session.public_id))
+    except KabuguardError as exc:
+        return _render_security(request, session, passkeys, identity, lang,
+                                totp_error=error_text(exc, lang), status_code=exc.status)
+    return RedirectResponse("/security?notice=totp_enrolled", status_code=303)
+
+
+@router.post("/step-up/totp")
+async def step_up_totp(request: Request, session: WebSessionDep, app: AuthenticatorAppDep,
+                       lang: LangDep) -> Response:
+    """Confirm with an authenticator-app code, then resume the action: a 307 redirect
+    makes the browser send the carried form again, now with the fresh session."""
+    form = await request.form()
+    check_csrf(session.csrf_token, str(form.get("csrf_token") or ""))
+    target = safe_next(str(form.get("resume_to") or "/"))
+    try:
+        token, _fresh = await anyio.to_thread.run_sync(functools.partial(
+            app.step_up, session, _token(request), code=str(form.get("code") or ""),
+            context=request_context(request, session=session.public_id)))
+    except KabuguardError as exc:
+        fields = [(k, v) for k, v in form.multi_items()
+                  if k not in ("csrf_token", "code", "resume_to") and isinstance(v, str)]
+        return render_step_up(request, action=_action_of(target), level="otp", reasons=[],
+                              fields=fields, target=target,
+                              message=translate("error.step_up_required", lang,
+                                                level_name=translate("level.otp", lang)),
+                              error=error_text(exc, lang), status_code=exc.status)
+    response = RedirectResponse(target, status_code=307)
+    set_cookie(response, SESSION_COOKIE, token)
+    return response
+
+
+def _action_of(path: str) -> str:
+    """The action a resumed form path performs, for the step-up page's wording."""
+    return {"/cash/withdraw": "withdrawal", "/bank": "bank_account_change",
+            "/trade": "order", "/cash/deposit": "deposit",
+            "/profile/email": "contact_change", "/profile/phone": "contact_change",
+            "/security/password": "password_change"}.get(path, "")
 
 
 @router.post("/security/sessions/{public_id}/revoke")
