@@ -122,7 +122,14 @@ def portfolio_page(request: Request, session: WebSessionDep, broker: BrokerDep,
     # The login before this session's, with time and place, so a customer notices a
     # login that was not theirs (a measure the JSDA guideline lists).
     previous = identity.previous_login(session.customer_id, before=session.created_at)
+    has_passkey = bool(passkeys.list(session.customer_id))
+    # JSDA 2025 (J-M2): an interim alternative to passkeys only with a concrete schedule
+    # published to the customers who still use it; they see it until they enrol.
+    interim = request.app.state.services.guard.policy.interim
+    interim_notice = None
+    if interim is not None and not has_passkey:
+        interim_notice = interim.notice_ja if lang == "ja" else interim.notice_en
     return render(request, "customer/portfolio.html", lang=lang,
-                           portfolio=broker.portfolio(session.account_id), previous=previous,
-                           # JSDA 2025 asks firms to raise passkey adoption: prompt until one is set.
-                           has_passkey=bool(passkeys.list(session.customer_id)))
+                  portfolio=broker.portfolio(session.account_id), previous=previous,
+                  # JSDA 2025 asks firms to raise passkey adoption: prompt until one is set.
+                  has_passkey=has_passkey, interim_notice=interim_notice)
