@@ -32,6 +32,8 @@ NOT_GUARDED = {
                                                       "sessions",
     ("POST", "/security/logout-everywhere"): "only ends the caller's own sessions",
     ("POST", "/step-up/totp"): "is the step-up the guard asks for",
+    ("POST", "/login/totp"): "the login's second step: AuthenticatorAppService.login asks "
+                             "the guard (Action.LOGIN)",
     ("POST", "/login/passkey/options"): "starts a passkey login on the site (no session yet)",
     ("POST", "/login/passkey"): "the site's passkey login: PasskeyService.login_finish "
                                 "asks the guard (Action.LOGIN)",

@@ -158,6 +158,12 @@ MESSAGES: dict[str, dict[str, str]] = {
     "portfolio.gain": {"ja": "評価損益", "en": "Gain/loss"},
     "portfolio.holdings": {"ja": "保有株式", "en": "Holdings"},
     "portfolio.empty": {"ja": "保有銘柄はありません。", "en": "You hold no shares."},
+    "login.second_step_otp": {
+        "ja": "続けて、認証アプリに表示されているコードを入力してください。",
+        "en": "Now enter the code shown in your authenticator app."},
+    "login.second_step_passkey": {
+        "ja": "このお取引口座のログインにはパスキーが必要です。「パスキーでログイン」をお使いください。",
+        "en": "Logging in to this account needs a passkey: use \"Log in with a passkey\"."},
     "stepup.totp_label": {"ja": "認証アプリに表示されている6桁のコード",
                           "en": "The 6-digit code shown in your authenticator app"},
     "stepup.totp_submit": {"ja": "確認して続ける", "en": "Confirm and continue"},

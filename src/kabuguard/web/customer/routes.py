@@ -14,8 +14,18 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
 
+from kabuguard.domain.errors import KabuguardError
+from kabuguard.guard.interfaces import StepUpRequired
 from kabuguard.identity.interfaces import LoginFailed
-from kabuguard.web.deps import BrokerDep, IdentityDep, LangDep, PasskeysDep, WebSessionDep
+from kabuguard.web.deps import (
+    AuthenticatorAppDep,
+    BrokerDep,
+    IdentityDep,
+    LangDep,
+    PasskeysDep,
+    WebSessionDep,
+)
+from kabuguard.web.errors import localized_error
 from kabuguard.web.i18n import LANG_COOKIE_NAME, LANGUAGES, translate
 from kabuguard.web.security import (
     LOGIN_CSRF_COOKIE,
@@ -79,15 +89,55 @@ def login_submit(
         result = identity.login_password(login_id=login_id.strip(), password=password,
                                          context=request_context(request))
     except LoginFailed:
-        token = secrets.token_urlsafe(32)
-        response = render(request, "customer/login.html", lang=lang, status_code=401,
-                          csrf_token=token, next=safe_next(next),
-                          error=translate("login.failed", lang), notice=None)
-        set_cookie(response, LOGIN_CSRF_COOKIE, token)
-        _copy_cookies(probe, response)
-        return response
-    response = RedirectResponse(safe_next(next), status_code=303)
-    set_cookie(response, SESSION_COOKIE, result.token)
+        return _login_again(request, lang, next, probe, error=translate("login.failed", lang))
+    except StepUpRequired as exc:
+        # The password was right but the policy wants more: the second step, an
+        # authenticator-app code with the single-use login challenge, or a passkey.
+        level = str(exc.params.get("level"))
+        return _login_again(
+            request, lang, next, probe, status_code=401,
+            error=translate("login.second_step_" + ("otp" if level == "otp" else "passkey"),
+                            lang),
+            login_challenge=exc.params.get("login_challenge") if level == "otp" else None)
+    return _logged_in(result.token, next, probe)
+
+
+@router.post("/login/totp")
+def login_totp(
+    request: Request, app: AuthenticatorAppDep, lang: LangDep,
+    login_challenge: Annotated[str, Form(max_length=40)] = "",
+    code: Annotated[str, Form(max_length=20)] = "",
+    csrf_token: Annotated[str, Form(max_length=100)] = "",
+    next: Annotated[str, Form(max_length=500)] = "/",
+) -> Response:
+    """The login's second step on the site: the code from the customer's app."""
+    check_csrf(request.cookies.get(LOGIN_CSRF_COOKIE), csrf_token)
+    probe = Response()
+    ensure_device(request, probe)
+    try:
+        result = app.login(login_challenge=login_challenge, code=code,
+                           context=request_context(request))
+    except KabuguardError as exc:
+        # The challenge is single-use: the customer starts again from the password.
+        return _login_again(request, lang, next, probe, error=localized_error(exc, lang))
+    return _logged_in(result.token, next, probe)
+
+
+def _login_again(request: Request, lang: str, next_path: str, probe: Response, *,
+                 error: str, login_challenge: str | None = None,
+                 status_code: int = 401) -> Response:
+    token = secrets.token_urlsafe(32)
+    response = render(request, "customer/login.html", lang=lang, status_code=status_code,
+                      csrf_token=token, next=safe_next(next_path), error=error, notice=None,
+                      login_challenge=login_challenge)
+    set_cookie(response, LOGIN_CSRF_COOKIE, token)
+    _copy_cookies(probe, response)
+    return response
+
+
+def _logged_in(token: str, next_path: str, probe: Response) -> Response:
+    response = RedirectResponse(safe_next(next_path), status_code=303)
+    set_cookie(response, SESSION_COOKIE, token)
     clear_cookie(response, LOGIN_CSRF_COOKIE)
     _copy_cookies(probe, response)
     return response
