@@ -5,25 +5,17 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from factories.customers import FAST_PASSWORDS, PASSWORD, make_customer
-from kabuguard.container import build_services
-from kabuguard.guard.actions import Action
+from factories.apps import app_with_policy, policy_text
+from factories.customers import PASSWORD, make_customer
 from kabuguard.identity.models import LoginRecord, WebSession
-from kabuguard.settings import load_settings
 from kabuguard.store.base import Base
-from kabuguard.web.app import create_app
 
-POLICY = "version: 1\nname: test_strict_money\nactions:\n" + "\n".join(
-    f"  {a.value}: {{level: password}}" for a in Action
-    if a not in (Action.WITHDRAWAL, Action.BANK_ACCOUNT_CHANGE, Action.DEPOSIT)
-) + """
-  withdrawal: {level: phishing_resistant, max_age: 5m}
-  bank_account_change: {level: otp, max_age: 5m}
-  deposit: {level: password, max_age: 5m}
-"""
+POLICY = policy_text("test_strict_money",
+                     withdrawal="{level: phishing_resistant, max_age: 5m}",
+                     bank_account_change="{level: otp, max_age: 5m}",
+                     deposit="{level: password, max_age: 5m}")
 
 
 def counts(services):
@@ -34,15 +26,8 @@ def counts(services):
 
 @pytest.fixture
 def strict(database_url, clock, tmp_path):
-    path = tmp_path / "policy.yaml"
-    path.write_text(POLICY, encoding="utf-8")
-    settings = load_settings(database_url=database_url, market_hours="always_open",
-                             policy=str(path))
-    services = build_services(settings, clock=clock, passwords=FAST_PASSWORDS)
-    app = create_app(settings, services=services, background_interval_seconds=None)
-    with TestClient(app, base_url="https://testserver") as client:
-        yield services, client
-    services.close()
+    with app_with_policy(database_url, clock, tmp_path, POLICY) as pair:
+        yield pair
 
 
 def _login(client, login_id):
@@ -99,12 +84,11 @@ def test_site_shows_the_step_up_in_japanese(strict):
     assert services.broker.portfolio(account).cash_yen == 100_000
 
 
-def test_login_refused_without_a_session_when_the_policy_wants_more(database_url, clock):
-    settings = load_settings(database_url=database_url, policy="jsda_2025_mandatory")
-    services = build_services(settings, clock=clock, passwords=FAST_PASSWORDS)
-    app = create_app(settings, services=services, background_interval_seconds=None)
-    make_customer(services, login_id="mandatory1")
-    with TestClient(app, base_url="https://testserver") as client:
+def test_login_refused_without_a_session_when_the_policy_wants_more(database_url, clock,
+                                                                    tmp_path):
+    with app_with_policy(database_url, clock, tmp_path, "jsda_2025_mandatory") as (
+            services, client):
+        make_customer(services, login_id="mandatory1")
         r = client.post("/api/v1/sessions", json={"login_id": "mandatory1", "password": PASSWORD})
         assert r.status_code == 401
         assert r.json()["error"] == "step_up_required"
@@ -114,8 +98,7 @@ def test_login_refused_without_a_session_when_the_policy_wants_more(database_url
         # A wrong password still says only that the password is wrong.
         r = client.post("/api/v1/sessions", json={"login_id": "mandatory1", "password": "nope-nope-1"})
         assert r.json()["error"] == "login_failed"
-    with services.db.read() as session:
-        assert session.execute(select(func.count()).select_from(WebSession)).scalar_one() == 0
-        outcomes = set(session.execute(select(LoginRecord.outcome)).scalars())
+        with services.db.read() as session:
+            assert session.execute(select(func.count()).select_from(WebSession)).scalar_one() == 0
+            outcomes = set(session.execute(select(LoginRecord.outcome)).scalars())
     assert outcomes == {"second_factor_required", "bad_password"}
-    services.close()

@@ -6,36 +6,23 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from factories.customers import FAST_PASSWORDS, PASSWORD, make_customer
+from factories.apps import app_with_policy, policy_text
+from factories.customers import PASSWORD, make_customer
 from factories.soft_authenticator import SoftAuthenticator
 from kabuguard.audit.models import AuditRecord
-from kabuguard.container import build_services
-from kabuguard.guard.actions import Action
-from kabuguard.settings import load_settings
-from kabuguard.web.app import create_app
 
 ORIGIN = "http://localhost:8000"
 # Password login, but a passkey no older than 5 minutes to withdraw.
-POLICY = "version: 1\nname: test_passkey_withdrawal\nactions:\n" + "\n".join(
-    f"  {a.value}: {{level: password}}" for a in Action if a is not Action.WITHDRAWAL
-) + "\n  withdrawal: {level: phishing_resistant, max_age: 5m}\n"
-
+POLICY = policy_text("test_passkey_withdrawal",
+                     withdrawal="{level: phishing_resistant, max_age: 5m}")
 
 @pytest.fixture
 def env(database_url, clock, tmp_path):
-    path = tmp_path / "policy.yaml"
-    path.write_text(POLICY, encoding="utf-8")
-    settings = load_settings(database_url=database_url, market_hours="always_open",
-                             policy=str(path), webauthn_rp_id="localhost",
-                             webauthn_origins=[ORIGIN])
-    services = build_services(settings, clock=clock, passwords=FAST_PASSWORDS)
-    app = create_app(settings, services=services, background_interval_seconds=None)
-    with TestClient(app, base_url="https://testserver") as client:
-        yield services, client
-    services.close()
+    with app_with_policy(database_url, clock, tmp_path, POLICY, webauthn_rp_id="localhost",
+                         webauthn_origins=[ORIGIN]) as pair:
+        yield pair
 
 
 def login(client, login_id):

@@ -7,30 +7,17 @@ from datetime import timedelta
 
 import pyotp
 import pytest
-from fastapi.testclient import TestClient
 
-from factories.customers import FAST_PASSWORDS, PASSWORD, make_customer
-from kabuguard.container import build_services
-from kabuguard.guard.actions import Action
-from kabuguard.settings import load_settings
-from kabuguard.web.app import create_app
+from factories.apps import app_with_policy, policy_text
+from factories.customers import PASSWORD, make_customer
 from kabuguard.web.security import SESSION_COOKIE
 
-POLICY = "version: 1\nname: test_site_otp\nactions:\n" + "\n".join(
-    f"  {a.value}: {{level: password}}" for a in Action if a is not Action.WITHDRAWAL
-) + "\n  withdrawal: {level: otp, max_age: 5m}\n"
-
+POLICY = policy_text("test_site_otp", withdrawal="{level: otp, max_age: 5m}")
 
 @pytest.fixture
 def env(database_url, clock, tmp_path):
-    path = tmp_path / "policy.yaml"
-    path.write_text(POLICY, encoding="utf-8")
-    settings = load_settings(database_url=database_url, policy=str(path))
-    services = build_services(settings, clock=clock, passwords=FAST_PASSWORDS)
-    app = create_app(settings, services=services, background_interval_seconds=None)
-    with TestClient(app, base_url="https://testserver") as client:
+    with app_with_policy(database_url, clock, tmp_path, POLICY) as (services, client):
         yield services, client, clock
-    services.close()
 
 
 def hidden(html: str, name: str) -> str:

@@ -6,31 +6,19 @@ from datetime import timedelta
 
 import pyotp
 import pytest
-from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from factories.customers import FAST_PASSWORDS, PASSWORD, make_customer
-from kabuguard.container import build_services
-from kabuguard.guard.actions import Action
+from factories.apps import app_with_policy, policy_text
+from factories.customers import PASSWORD, make_customer
 from kabuguard.identity.models import TotpAuthenticator
-from kabuguard.settings import load_settings
-from kabuguard.web.app import create_app
 
-POLICY = "version: 1\nname: test_otp_withdrawal\nactions:\n" + "\n".join(
-    f"  {a.value}: {{level: password}}" for a in Action if a is not Action.WITHDRAWAL
-) + "\n  withdrawal: {level: otp, max_age: 5m}\n"
+POLICY = policy_text("test_otp_withdrawal", withdrawal="{level: otp, max_age: 5m}")
 
 
 @pytest.fixture
 def env(database_url, clock, tmp_path):
-    path = tmp_path / "policy.yaml"
-    path.write_text(POLICY, encoding="utf-8")
-    settings = load_settings(database_url=database_url, policy=str(path))
-    services = build_services(settings, clock=clock, passwords=FAST_PASSWORDS)
-    app = create_app(settings, services=services, background_interval_seconds=None)
-    with TestClient(app, base_url="https://testserver") as client:
+    with app_with_policy(database_url, clock, tmp_path, POLICY) as (services, client):
         yield services, client, clock
-    services.close()
 
 
 def login(client, login_id):
@@ -80,21 +68,24 @@ def test_step_up_without_an_app_and_bad_codes(env):
     assert (r.status_code, r.json()["error"]) == (422, "otp_format_invalid")
 
 
-def test_interim_login_with_password_and_authenticator_app(database_url, clock):
+def _with_app(services, clock, customer) -> str:
+    """An authenticator app the customer enrolled earlier; returns its secret."""
+    secret = pyotp.random_base32()
+    with services.db.write() as session:
+        session.add(TotpAuthenticator(id=f"totp_{customer}", customer_id=customer,
+                                      secret_enc=services.cipher.encrypt(secret),
+                                      created_at=clock.now, confirmed_at=clock.now))
+    return secret
+
+
+def test_interim_login_with_password_and_authenticator_app(database_url, clock, tmp_path):
     """Under the JSDA mandatory preset, before its published date, a customer without a
     passkey logs in with password + app code (the interim alternative); a customer
     with neither cannot log in at all."""
-    settings = load_settings(database_url=database_url, policy="jsda_2025_mandatory")
-    services = build_services(settings, clock=clock, passwords=FAST_PASSWORDS)
-    app = create_app(settings, services=services, background_interval_seconds=None)
-    customer = make_customer(services, login_id="interim1")
-    make_customer(services, login_id="interim2")
-    secret = pyotp.random_base32()
-    with services.db.write() as session:  # an app enrolled earlier
-        session.add(TotpAuthenticator(id="totp_x", customer_id=customer,
-                                      secret_enc=services.cipher.encrypt(secret),
-                                      created_at=clock.now, confirmed_at=clock.now))
-    with TestClient(app, base_url="https://testserver") as client:
+    with app_with_policy(database_url, clock, tmp_path, "jsda_2025_mandatory") as (
+            services, client):
+        secret = _with_app(services, clock, make_customer(services, login_id="interim1"))
+        make_customer(services, login_id="interim2")
         r = client.post("/api/v1/sessions", json={"login_id": "interim1", "password": PASSWORD})
         assert r.status_code == 401
         body = r.json()
@@ -112,21 +103,13 @@ def test_interim_login_with_password_and_authenticator_app(database_url, clock):
         r = client.post("/api/v1/sessions", json={"login_id": "interim2", "password": PASSWORD})
         assert r.json()["level"] == "phishing_resistant"
         assert "enrolment_required" in r.json()["reasons"]
-    services.close()
 
 
-
-def test_interim_schedule_is_shown_to_customers_without_a_passkey(database_url, clock):
-    settings = load_settings(database_url=database_url, policy="jsda_2025_mandatory")
-    services = build_services(settings, clock=clock, passwords=FAST_PASSWORDS)
-    app = create_app(settings, services=services, background_interval_seconds=None)
-    customer = make_customer(services, login_id="interim3")
-    secret = pyotp.random_base32()
-    with services.db.write() as session:
-        session.add(TotpAuthenticator(id="totp_y", customer_id=customer,
-                                      secret_enc=services.cipher.encrypt(secret),
-                                      created_at=clock.now, confirmed_at=clock.now))
-    with TestClient(app, base_url="https://testserver") as client:
+def test_interim_schedule_is_shown_to_customers_without_a_passkey(database_url, clock,
+                                                                   tmp_path):
+    with app_with_policy(database_url, clock, tmp_path, "jsda_2025_mandatory") as (
+            services, client):
+        secret = _with_app(services, clock, make_customer(services, login_id="interim3"))
         page = client.get("/login").text
         token = page.split('name="csrf_token" value="')[1].split('"')[0]
         r = client.post("/login", data={"login_id": "interim3", "password": PASSWORD,
@@ -140,4 +123,3 @@ def test_interim_schedule_is_shown_to_customers_without_a_passkey(database_url, 
                                              "next": "/", "code": pyotp.TOTP(secret).at(clock.now)})
         assert r.status_code == 200, r.text
         assert "2026年3月31日以降" in r.text  # the portfolio, with the interim schedule
-    services.close()
