@@ -38,6 +38,8 @@ def test_enrol_then_step_up_resumes_the_withdrawal(env):
     assert "認証アプリを登録" in page
     page = client.post("/security/totp", data={"csrf_token": hidden(page, "csrf_token")}).text
     secret = page.split('id="totp-secret">')[1].split("<")[0].replace(" ", "")
+    assert 'id="totp-qr"' in page
+    assert 'src="data:image/svg+xml' in page
     totp = pyotp.TOTP(secret)
     r = client.post("/security/totp/confirm", data={"csrf_token": hidden(page, "csrf_token"),
                                                     "code": "99999x"})

@@ -182,6 +182,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ja": "認証アプリにこのキーを入力し、表示されたコードを入力してください。"
               "このキーは再表示されません。",
         "en": "Enter this key in your app, then the code it shows. The key is not shown again."},
+    "security.totp_qr_alt": {"ja": "認証アプリで読み取るQRコード",
+                             "en": "QR code to scan with your authenticator app"},
     "security.totp_code": {"ja": "表示されたコード", "en": "Code shown"},
     "security.totp_confirm": {"ja": "登録する", "en": "Register"},
     "security.notice_totp_enrolled": {"ja": "認証アプリを登録しました。",
