@@ -10,7 +10,7 @@ import hashlib
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from kabuguard.domain.errors import Conflict, InvalidInput
@@ -67,18 +67,10 @@ class PasskeyService:
 
     def _consume(self, challenge_id: str, *, purpose: str,
                  session_token: str | None) -> AuthChallenge:
-        """Burn the challenge in a transaction of its own, so that it stays used even
-        when the answer then fails (single use), and return it; raise ChallengeInvalid
-        when it is unknown, expired, used, or was issued for another purpose or session."""
-        now = self.clock()
-        with self.db.write() as session:
-            taken = session.execute(
-                update(AuthChallenge)
-                .where(AuthChallenge.id == challenge_id, AuthChallenge.consumed_at.is_(None),
-                       AuthChallenge.purpose == purpose, AuthChallenge.expires_at > now)
-                .values(consumed_at=now, attempts=AuthChallenge.attempts + 1)
-            ).rowcount
-            row = session.get(AuthChallenge, challenge_id) if taken else None
+        """Burn the challenge (``IdentityService.burn_challenge``) and return it; raise
+        ChallengeInvalid when it is unknown, expired, used, or was issued for another
+        purpose or session."""
+        row = self.identity.burn_challenge(challenge_id, purpose=purpose)
         if row is None or (row.session_hash is not None
                            and row.session_hash != _hash(session_token or "")):
             raise ChallengeInvalid

@@ -290,18 +290,23 @@ class IdentityService:
             session.add(row)
         return row.id
 
-    def take_login_challenge(self, challenge_id: str) -> str:
-        """Burn a login challenge (single use, in its own transaction) and return its
-        customer; raise LoginFailed when it is unknown, used or expired."""
+    def burn_challenge(self, challenge_id: str, *, purpose: str) -> AuthChallenge | None:
+        """Mark a challenge used in a transaction of its own, so that it stays used even
+        when the answer then fails (single use), and return it; None when it is unknown,
+        expired, already used or was issued for another purpose."""
         now = self.clock()
         with self.db.write() as session:
             taken = session.execute(
                 update(AuthChallenge)
                 .where(AuthChallenge.id == challenge_id, AuthChallenge.consumed_at.is_(None),
-                       AuthChallenge.purpose == "login_second_factor",
-                       AuthChallenge.expires_at > now)
+                       AuthChallenge.purpose == purpose, AuthChallenge.expires_at > now)
                 .values(consumed_at=now, attempts=AuthChallenge.attempts + 1)).rowcount
-            row = session.get(AuthChallenge, challenge_id) if taken else None
+            return session.get(AuthChallenge, challenge_id) if taken else None
+
+    def take_login_challenge(self, challenge_id: str) -> str:
+        """Burn a login challenge and return its customer; raise LoginFailed when it is
+        unknown, used or expired."""
+        row = self.burn_challenge(challenge_id, purpose="login_second_factor")
         if row is None or row.customer_id is None:
             raise LoginFailed("This login has expired. Please log in again.")
         return row.customer_id
