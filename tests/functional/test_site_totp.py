@@ -61,6 +61,7 @@ def test_enrol_then_step_up_resumes_the_withdrawal(env):
         "amount_jpy": "2000", "code": "000000" if totp.at(clock.now) != "000000" else "111111"})
     assert wrong.status_code == 401
     assert 'name="amount_jpy" value="2000"' in wrong.text  # still carried
+    assert '"resume_action" value="withdrawal"' in step_up
     assert services.broker.portfolio(account).cash_yen == 50_000
     r = client.post("/step-up/totp", data={
         "csrf_token": hidden(step_up, "csrf_token"), "resume_to": "/cash/withdraw",

@@ -184,8 +184,11 @@ async def step_up_totp(request: Request, session: WebSessionDep, app: Authentica
             context=request_context(request, session=session.public_id)))
     except KabuguardError as exc:
         fields = [(k, v) for k, v in form.multi_items()
-                  if k not in ("csrf_token", "code", "resume_to") and isinstance(v, str)]
-        return render_step_up(request, action=_action_of(target), level="otp", reasons=[],
+                  if k not in ("csrf_token", "code", "resume_to", "resume_action")
+                  and isinstance(v, str)]
+        action = str(form.get("resume_action") or "")
+        return render_step_up(request, action=action if action in set(Action) else "",
+                              level="otp", reasons=[],
                               fields=fields, target=target,
                               message=translate("error.step_up_required", lang,
                                                 level_name=translate("level.otp", lang)),
@@ -193,14 +196,6 @@ async def step_up_totp(request: Request, session: WebSessionDep, app: Authentica
     response = RedirectResponse(target, status_code=307)
     set_cookie(response, SESSION_COOKIE, token)
     return response
-
-
-def _action_of(path: str) -> str:
-    """The action a resumed form path performs, for the step-up page's wording."""
-    return {"/cash/withdraw": "withdrawal", "/bank": "bank_account_change",
-            "/trade": "order", "/cash/deposit": "deposit",
-            "/profile/email": "contact_change", "/profile/phone": "contact_change",
-            "/security/password": "password_change"}.get(path, "")
 
 
 @router.post("/security/sessions/{public_id}/revoke")
