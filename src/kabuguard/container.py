@@ -20,6 +20,7 @@ from kabuguard.identity.passwords import PasswordService
 from kabuguard.identity.services import IdentityService
 from kabuguard.identity.webauthn import RelyingParty
 from kabuguard.journal import Journal
+from kabuguard.notify.services import SqlNotifier
 from kabuguard.settings import Settings
 from kabuguard.store.database import Database
 
@@ -38,6 +39,7 @@ class Services:
     broker: BrokerService
     bus: InProcessBus
     relay: OutboxRelay
+    notifier: SqlNotifier
 
     def close(self) -> None:
         self.db.dispose()
@@ -71,4 +73,4 @@ def build_services(settings: Settings, *, clock: Clock = utcnow,
                     passkeys=PasskeyService(identity, RelyingParty(
                         rp_id=settings.webauthn_rp_id, rp_name="Kabuguard Securities",
                         origins=settings.origins)), broker=broker, bus=bus,
-                    relay=OutboxRelay(db, bus, clock=clock))
+                    relay=OutboxRelay(db, bus, clock=clock), notifier=SqlNotifier(cipher))

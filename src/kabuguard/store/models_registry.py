@@ -4,5 +4,6 @@ from kabuguard.audit import models as audit_models
 from kabuguard.broker import models as broker_models
 from kabuguard.bus import models as bus_models
 from kabuguard.identity import models as identity_models
+from kabuguard.notify import models as notify_models
 
-__all__ = ["audit_models", "broker_models", "bus_models", "identity_models"]
+__all__ = ["audit_models", "broker_models", "bus_models", "identity_models", "notify_models"]

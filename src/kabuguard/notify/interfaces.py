@@ -1,0 +1,77 @@
+"""What the rest of kabuguard may ask of the notifier, and the kinds of notice.
+
+A notice is queued in the caller's transaction (a transactional outbox for messages):
+if the change rolls back, no message about it is ever sent; if it commits, the
+dispatcher delivers it at least once, with retries, or parks it as a dead letter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from sqlalchemy.orm import Session
+
+
+class Medium(StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+    PUSH = "push"
+
+
+class NoticeKind(StrEnum):
+    """One template family per kind (ja and en). Kinds in ``MANDATORY`` cannot be
+    switched off by the customer: an intruder's first move would be to silence them."""
+
+    LOGIN = "login"
+    NEW_DEVICE = "new_device"
+    FAILED_LOGIN_BURST = "failed_login_burst"
+    ACCOUNT_LOCKED = "account_locked"
+    MFA_CHANGE = "mfa_change"
+    MFA_REMOVAL_SCHEDULED = "mfa_removal_scheduled"
+    CONTACT_CHANGE = "contact_change"
+    PASSWORD_CHANGE = "password_change"
+    BANK_ACCOUNT_CHANGE = "bank_account_change"
+    WITHDRAWAL = "withdrawal"
+    ORDER = "order"
+    EXECUTION = "execution"
+    ONE_TIME_CODE = "one_time_code"
+    EMOJI_CHALLENGE = "emoji_challenge"
+    RECOVERY_REQUESTED = "recovery_requested"
+    RECOVERY_COMPLETED = "recovery_completed"
+    SELF_LOCK = "self_lock"
+    LEAKED_CREDENTIALS = "leaked_credentials"
+
+
+MANDATORY: frozenset[NoticeKind] = frozenset(NoticeKind) - {
+    NoticeKind.LOGIN, NoticeKind.ORDER, NoticeKind.EXECUTION,
+}
+
+
+class Notifier(Protocol):
+    def queue(self, session: Session, *, customer_id: str, kind: NoticeKind,
+              params: Mapping[str, Any], now: datetime,
+              media: Sequence[Medium] | None = None,
+              extra_addresses: Sequence[tuple[Medium, str]] = (),
+              dedupe_key: str | None = None) -> int:
+        """Queue one notice per medium in ``session``'s transaction; return how many.
+
+        ``media=None`` sends on the customer's usual media for ``kind``; a one-time code
+        names its medium. ``extra_addresses`` also receive it (the previous e-mail
+        address after a change). ``params`` may hold secrets such as a one-time code:
+        they are stored encrypted and never logged. A repeated ``dedupe_key`` queues
+        nothing (the outbox relay delivers events at least once)."""
+        ...
+
+
+class NullNotifier:
+    """Sends nothing: for tools and tests that do not care about messages."""
+
+    def queue(self, session: Session, *, customer_id: str, kind: NoticeKind,
+              params: Mapping[str, Any], now: datetime,
+              media: Sequence[Medium] | None = None,
+              extra_addresses: Sequence[tuple[Medium, str]] = (),
+              dedupe_key: str | None = None) -> int:
+        return 0
