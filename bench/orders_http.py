@@ -434,11 +434,13 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def running_server(url: str, log_dir: Path, workers: int = 1,
+                   extra_env: dict[str, str] | None = None,
                    ) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     """``kabuguard serve`` on a free loopback port, stopped afterwards."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("KABUGUARD_")}
-    env |= {"KABUGUARD_DATABASE_URL": url, "KABUGUARD_MARKET_HOURS": "always_open"}
+    env |= {"KABUGUARD_DATABASE_URL": url, "KABUGUARD_MARKET_HOURS": "always_open",
+            **(extra_env or {})}
     exe = Path(sys.executable).parent / "kabuguard"
     log_path = log_dir / f"server-{port}.log"
     with log_path.open("wb") as log:

@@ -161,3 +161,38 @@ def test_registration_event_is_written(env):
             OutboxEvent.type == "mfa_change")).scalars().all()
     assert len(types) == 1
     assert '"method":"passkey"' in types[0]
+
+
+def test_login_challenge_is_single_use_expiring_and_tamper_proof(env, clock):
+    """The login options store nothing: the challenge travels sealed in challenge_id.
+    A refused answer burns it too, an altered or stale one is refused, each audited."""
+    services, client = env
+    make_customer(services, login_id="pk7")
+    key = SoftAuthenticator()
+    register(client, login(client, "pk7"), key)
+
+    def answer(opts, **tamper):
+        return client.post("/api/v1/sessions/passkey", json={
+            "challenge_id": opts["challenge_id"],
+            "credential": key.get(opts["publicKey"], **{"origin": ORIGIN, **tamper})})
+
+    # A phished answer (wrong origin) is refused, and the genuine one cannot follow it.
+    opts = client.post("/api/v1/sessions/passkey/options").json()
+    assert answer(opts, origin="https://evil.example").json()["error"] == "passkey_wrong_origin"
+    assert answer(opts).json()["error"] == "challenge_invalid"
+    # Stale: the ceremony's five minutes have passed.
+    opts = client.post("/api/v1/sessions/passkey/options").json()
+    clock.advance(timedelta(minutes=6))
+    assert answer(opts).json()["error"] == "challenge_invalid"
+    # Altered: another challenge spliced into the sealed id (keeping its MAC).
+    opts = client.post("/api/v1/sessions/passkey/options").json()
+    nonce, challenge, expires, mac = opts["challenge_id"].split(".")
+    forged = {**opts, "challenge_id": ".".join([nonce, "A" * len(challenge), expires, mac])}
+    assert answer(forged).json()["error"] == "challenge_invalid"
+    with services.db.read() as session:
+        rejected = session.execute(select(AuditRecord.payload).where(
+            AuditRecord.action == "passkey_rejected")).scalars().all()
+    assert len(rejected) == 4
+    # And the untouched options still work once.
+    assert answer(opts).status_code == 201
+    assert answer(opts).json()["error"] == "challenge_invalid"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -42,12 +43,15 @@ class Guard:
         self.risk = risk or NullRisk()
 
     def check(self, action: Action, actor: Actor, context: RequestContext, *,
-              now: datetime, strongest_enrolled: Level = Level.PASSWORD) -> Decision:
+              now: datetime,
+              strongest_enrolled: Level | Callable[[], Level] = Level.PASSWORD) -> Decision:
         """Decide whether ``actor`` may do ``action`` now.
 
         ``strongest_enrolled`` is the best level among the customer's registered
         methods: when the policy asks for more, the interim alternative applies while
-        its published date has not passed, else the customer must enrol first.
+        its published date has not passed, else the customer must enrol first. It may be
+        a function: it is then called only when the actor's level falls short (a look-up
+        the common case, a password login under a password policy, does not pay for).
 
         Returns a Decision; never raises for a known action.
         """
@@ -57,10 +61,12 @@ class Guard:
             return Decision(Outcome.DENY, action, reasons=("channel_denied",),
                             sources=(source,), policy=self.policy.name)
         required, reasons, sources = req.level, [], [source]
+        enrolled = _once(strongest_enrolled)
         interim = self.policy.interim
-        if (strongest_enrolled < required and interim is not None
+        if ((actor.level is None or actor.level < required) and interim is not None
+                and enrolled() < required
                 and action in interim.actions and now.date() <= interim.until
-                and strongest_enrolled >= interim.level):
+                and enrolled() >= interim.level):
             required = interim.level
             reasons.append("interim_alternative")
         risk = self.risk.score(action, actor, context, now=now)
@@ -78,9 +84,28 @@ class Guard:
                 or now - actor.authenticated_at > req.max_age):
             outcome = max(outcome, Outcome.CHALLENGE)
             reasons.append("stale_authentication")
-        if outcome is Outcome.CHALLENGE and strongest_enrolled < required:
+        if outcome is Outcome.CHALLENGE and enrolled() < required:
             reasons.append("enrolment_required")
         return Decision(outcome, action,
                         required_level=required if outcome is Outcome.CHALLENGE else None,
                         reasons=tuple(reasons), sources=tuple(sources),
                         policy=self.policy.name)
+
+
+def _once(level: Level | Callable[[], Level]) -> Callable[[], Level]:
+    """``level`` as a function that computes it at most once.
+
+    >>> calls = []
+    >>> f = _once(lambda: calls.append(1) or Level.OTP)
+    >>> f(), f(), len(calls)
+    (<Level.OTP: 2>, <Level.OTP: 2>, 1)
+    """
+    if isinstance(level, Level):
+        return lambda: level
+    cache: list[Level] = []
+
+    def get() -> Level:
+        if not cache:
+            cache.append(level())
+        return cache[0]
+    return get

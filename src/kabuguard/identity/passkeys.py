@@ -8,9 +8,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from kabuguard.domain.errors import Conflict, InvalidInput
@@ -37,6 +40,7 @@ from kabuguard.identity.webauthn import (
 )
 
 MAX_PASSKEYS = 10
+LOGIN_SEAL = "passkey_login"
 
 
 class ChallengeInvalid(PasskeyInvalid):
@@ -140,33 +144,70 @@ class PasskeyService:
 
     # -- login (username-less) -----------------------------------------------------------
     def login_begin(self) -> dict[str, Any]:
-        with self.db.write() as session:
-            options, challenge = authentication_options(self.rp)
-            cid = self._new_challenge(session, purpose="passkey_login", challenge=challenge,
-                                      customer_id=None, session_token=None)
+        """Options for a username-less login. Nothing is stored: the challenge travels
+        in a sealed, expiring ``challenge_id`` (the options are the unauthenticated,
+        most-called step; a table row each would let anyone fill the table and costs a
+        write transaction). Single use is enforced when it comes back (login_finish)."""
+        options, challenge = authentication_options(self.rp)
+        expires = int((self.clock() + CEREMONY_TIMEOUT).timestamp())
+        nonce = new_id("chl").removeprefix("chl_")
+        cid = self.identity.cipher.seal(
+            LOGIN_SEAL, [nonce, b64url_encode(challenge), str(expires)])
         return {"challenge_id": cid, "publicKey": options}
 
     def login_finish(self, *, challenge_id: str, credential: dict[str, Any],
                      context: RequestContext) -> LoginResult:
         """Verify the assertion and open a session at the phishing-resistant level.
-        The account is the credential's owner; the user handle must agree with it."""
-        row = self._consume(challenge_id, purpose="passkey_login", session_token=None)
+        The account is the credential's owner; the user handle must agree with it.
+
+        One write transaction burns the challenge (a row keyed by its nonce: a second
+        use finds it), checks the assertion and opens the session. When anything fails
+        it rolls back, and the challenge is burnt again in the rejection's own
+        transaction, so a refused answer cannot be retried either."""
         now = self.clock()
-        with self._audited("passkey_login", None, context), self.db.write() as session:
-            passkey = self._verify(session, row, credential, context, customer_id=None)
-            decision = self.identity.guard.check(
-                Action.LOGIN, Actor(passkey.customer_id, Level.PHISHING_RESISTANT, now),
-                context, now=now, strongest_enrolled=Level.PHISHING_RESISTANT)
-            if decision.outcome is not Outcome.ALLOW:
-                raise (StepUpRequired(decision) if decision.outcome is Outcome.CHALLENGE
-                       else ActionDenied(decision))
-            customer = session.get(Customer, passkey.customer_id)
-            assert customer is not None  # noqa: S101 - foreign key
-            self.identity.reset_failures(session, customer.id, reverified=True, now=now)
-            return self.identity.open_session(
-                session, customer.id,
-                login_token=self.identity.cipher.token("login", customer.login_id),
-                level=Level.PHISHING_RESISTANT, methods=["passkey"], context=context, now=now)
+        nonce, challenge = None, b""
+        try:
+            nonce, challenge, expires_at = self._open_login_seal(challenge_id, now)
+            with self.db.write() as session:
+                if not _burn(session, nonce, expires_at=expires_at, now=now):
+                    raise ChallengeInvalid
+                passkey = self._verify(session, challenge, credential, context,
+                                       customer_id=None)
+                decision = self.identity.guard.check(
+                    Action.LOGIN, Actor(passkey.customer_id, Level.PHISHING_RESISTANT, now),
+                    context, now=now, strongest_enrolled=Level.PHISHING_RESISTANT)
+                if decision.outcome is not Outcome.ALLOW:
+                    raise (StepUpRequired(decision) if decision.outcome is Outcome.CHALLENGE
+                           else ActionDenied(decision))
+                customer = session.get(Customer, passkey.customer_id)
+                assert customer is not None  # noqa: S101 - foreign key
+                self.identity.reset_failures(session, customer.id, reverified=True, now=now)
+                return self.identity.open_session(
+                    session, customer.id,
+                    login_token=self.identity.cipher.token("login", customer.login_id),
+                    level=Level.PHISHING_RESISTANT, methods=["passkey"], context=context,
+                    now=now)
+        except Exception as exc:
+            audited = isinstance(exc, PasskeyInvalid | MalformedCredential)
+            if audited or nonce is not None:
+                owner = getattr(exc, "audit_customer", None)
+                with self.db.write() as session:
+                    if nonce is not None:
+                        _burn(session, nonce, expires_at=now + CEREMONY_TIMEOUT, now=now)
+                    if audited:
+                        self._record_rejection(session, owner, "passkey_login", exc, context)
+            raise
+
+    def _open_login_seal(self, challenge_id: str,
+                         now: datetime) -> tuple[str, bytes, datetime]:
+        fields = self.identity.cipher.unseal(LOGIN_SEAL, challenge_id)
+        if fields is None or len(fields) != 3 or not fields[2].isdigit():
+            raise ChallengeInvalid
+        nonce, challenge, expires = fields
+        expires_at = datetime.fromtimestamp(int(expires), tz=UTC)
+        if expires_at <= now:
+            raise ChallengeInvalid
+        return nonce, b64url_decode(challenge), expires_at
 
     # -- step-up -------------------------------------------------------------------------
     def step_up_begin(self, info: SessionInfo, token: str) -> dict[str, Any]:
@@ -190,7 +231,8 @@ class PasskeyService:
         now = self.clock()
         with (self._audited("passkey_step_up", info.customer_id, context),
               self.db.write() as session):
-            self._verify(session, row, credential, context, customer_id=info.customer_id)
+            self._verify(session, b64url_decode(row.secret), credential, context,
+                         customer_id=info.customer_id)
             new_token, fresh = self.identity.raise_session_level(
                 session, token, level=Level.PHISHING_RESISTANT, now=now)
             self.journal.record_admin(session, ts=now, actor=f"customer:{info.customer_id}",
@@ -199,7 +241,7 @@ class PasskeyService:
                                                "ip": context.ip})
         return new_token, fresh
 
-    def _verify(self, session: Session, row: AuthChallenge, credential: dict[str, Any],
+    def _verify(self, session: Session, challenge: bytes, credential: dict[str, Any],
                 context: RequestContext, *, customer_id: str | None) -> Passkey:
         passkey = None
         try:
@@ -210,7 +252,7 @@ class PasskeyService:
                 raise PasskeyInvalid("unknown_credential",
                                      "This passkey is not registered with us.")
             result = verify_authentication(
-                self.rp, credential=credential, expected_challenge=b64url_decode(row.secret),
+                self.rp, credential=credential, expected_challenge=challenge,
                 stored_public_key=passkey.public_key, stored_sign_count=passkey.sign_count,
                 stored_backup_eligible=passkey.backup_eligible,
                 expected_user_handle=passkey.customer_id.encode())
@@ -238,13 +280,29 @@ class PasskeyService:
                          context: RequestContext) -> None:
         """Every refused ceremony is audited, with its reason and never key material,
         in a transaction of its own (the ceremony's own has rolled back)."""
+        with self.db.write() as session:
+            self._record_rejection(session, customer_id, purpose, exc, context)
+
+    def _record_rejection(self, session: Session, customer_id: str | None, purpose: str,
+                          exc: Exception, context: RequestContext) -> None:
         payload = {"purpose": purpose, "error": getattr(exc, "code", "error"),
                    "reason": getattr(exc, "reason", ""), "ip": context.ip}
-        with self.db.write() as session:
-            self.journal.record_admin(
-                session, ts=self.clock(),
-                actor=f"customer:{customer_id}" if customer_id else "anonymous",
-                action="passkey_rejected", subject=customer_id, payload=payload)
+        self.journal.record_admin(
+            session, ts=self.clock(),
+            actor=f"customer:{customer_id}" if customer_id else "anonymous",
+            action="passkey_rejected", subject=customer_id, payload=payload)
+
+
+def _burn(session: Session, nonce: str, *, expires_at: datetime, now: datetime) -> bool:
+    """Record a sealed login challenge as used; False when it already was. An insert
+    that ignores a duplicate key (SQLite and PostgreSQL both have one) keeps the
+    transaction usable, where catching an IntegrityError would abort it on PostgreSQL."""
+    insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else pg_insert
+    stmt = insert(AuthChallenge).values(
+        id=f"chl_{nonce}", customer_id=None, session_hash=None, purpose="passkey_login",
+        method="passkey", secret="", created_at=now, expires_at=expires_at, attempts=1,
+        consumed_at=now).on_conflict_do_nothing(index_elements=["id"]).returning(AuthChallenge.id)
+    return session.execute(stmt).scalar() is not None
 
 
 def _hash(token: str) -> str:

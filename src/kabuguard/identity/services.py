@@ -197,7 +197,7 @@ class IdentityService:
             # channel (a backup site gets no weaker rule: the policy forbids it).
             decision = self.guard.check(
                 Action.LOGIN, Actor(customer.id, Level.PASSWORD, now), context, now=now,
-                strongest_enrolled=self.strongest_enrolled(customer.id))
+                strongest_enrolled=lambda: self.strongest_enrolled(customer.id))
         with self.db.write() as session:
             if decision is not None and not decision.allowed:
                 assert customer is not None  # noqa: S101 - a decision implies a customer

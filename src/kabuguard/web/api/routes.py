@@ -64,7 +64,7 @@ class BankBody(Strict):
 
 
 class PasskeyAnswer(Strict):
-    challenge_id: str = Field(min_length=1, max_length=40)
+    challenge_id: str = Field(min_length=1, max_length=200)
     credential: dict[str, Any]
 
 

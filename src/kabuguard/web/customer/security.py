@@ -63,7 +63,7 @@ class Strict(BaseModel):
 
 
 class PasskeyAnswer(Strict):
-    challenge_id: str = Field(min_length=1, max_length=40)
+    challenge_id: str = Field(min_length=1, max_length=200)
     credential: dict[str, Any]
 
 
