@@ -7,9 +7,9 @@ from datetime import datetime
 from enum import IntEnum
 from typing import Any
 
+from kabuguard.domain.assurance import Level
 from kabuguard.domain.errors import Forbidden, InvalidInput, Unauthorized
 from kabuguard.guard.actions import Action
-from kabuguard.identity.methods import Level
 
 
 class Outcome(IntEnum):

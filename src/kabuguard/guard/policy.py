@@ -17,10 +17,10 @@ from pathlib import Path
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from kabuguard.domain.assurance import Level
 from kabuguard.domain.events import Channel
 from kabuguard.guard.actions import Action
 from kabuguard.guard.interfaces import PolicyError
-from kabuguard.identity.methods import Level
 
 SUPPORTED_VERSIONS = (1,)
 DURATION_RE = re.compile(r"^(\d+)\s*(s|m|h|d)$")

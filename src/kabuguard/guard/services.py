@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from kabuguard.domain.assurance import Level
 from kabuguard.domain.events import RequestContext
 from kabuguard.guard.actions import Action
 from kabuguard.guard.interfaces import Actor, Decision, Outcome
 from kabuguard.guard.policy import Policy
-from kabuguard.identity.methods import Level
 
 
 @dataclass(frozen=True, slots=True)

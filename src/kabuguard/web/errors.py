@@ -16,11 +16,11 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
+from kabuguard.domain.assurance import Level
 from kabuguard.domain.errors import KabuguardError
 from kabuguard.guard.actions import Action
 from kabuguard.guard.interfaces import StepUpRequired
 from kabuguard.identity.interfaces import SessionInvalid
-from kabuguard.identity.methods import Level
 from kabuguard.web.deps import language_of
 from kabuguard.web.i18n import MESSAGES, translate
 from kabuguard.web.templating import render

@@ -16,11 +16,11 @@ import anyio
 from fastapi import Depends, Request
 
 from kabuguard.container import Services
+from kabuguard.domain.assurance import Level
 from kabuguard.domain.events import Channel
 from kabuguard.guard.actions import Action
 from kabuguard.guard.interfaces import ActionDenied, ActionHeld, Actor, Decision, Outcome, StepUpRequired
 from kabuguard.identity.interfaces import SessionInfo
-from kabuguard.identity.methods import Level
 from kabuguard.web.deps import get_api_session, get_services, get_web_session
 from kabuguard.web.security import request_context
 
