@@ -561,15 +561,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Too many recovery requests for this account today. Please call us."},
     "recovery.done_title": {"ja": "アカウントを復旧しました", "en": "Your account is recovered"},
     "recovery.done": {
-        "ja": "携帯電話番号を変更し、なくした端末の認証アプリの登録を解除しました。"
+        "ja": "携帯電話番号を変更しました。なくした端末にあった認証アプリの登録は解除し、"
               "他の端末のログインはすべて終了しています。",
-        "en": "Your mobile number is changed and the authenticator app on the lost device "
-              "is removed. Every other login has ended."},
-    "recovery.done_cooling_off": {
-        "ja": "安全のため、{when}まで出金・出金先口座の変更・連絡先の変更・認証方法の削除は"
-              "お受けできません。",
-        "en": "For your safety, withdrawals and changes of the withdrawal account, contact "
-              "details and sign-in methods are paused until {when}."},
+        "en": "Your mobile number is changed. Any authenticator app on the lost device is "
+              "removed, and every other login has ended."},
     "recovery.next_title": {"ja": "次に行うこと", "en": "What to do next"},
     "recovery.next_passkey": {
         "ja": "新しい端末でパスキーを登録してください。パスキーがないと、次回からログインできない"
@@ -601,12 +596,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "ja": "{until_jst}まで、{action_label}はお受けできません。",
         "en": "You cannot {action_label} until {until_jst}."},
     "error.action_restricted.recovery_cooling_off": {
-        "ja": "アカウントの復旧から間もないため、{until_jst}まで{action_label}はお受けできません"
-              "（出金・出金先口座の変更・連絡先の変更・認証方法の削除を停止しています）。"
+        "ja": "アカウントの復旧から間もないため、{until_jst}まで{action_label}はお受けできません。"
               "お心当たりのない場合は、すぐに当社にお電話ください。",
         "en": "Your account was recovered recently: you cannot {action_label} until "
-              "{until_jst} (withdrawals and changes of the withdrawal account, contact "
-              "details and sign-in methods are paused). If this was not you, call us at once."},
+              "{until_jst}. If this was not you, call us at once."},
 }
 
 

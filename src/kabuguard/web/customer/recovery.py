@@ -17,12 +17,10 @@ from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
 
 from kabuguard.domain.errors import KabuguardError
-from kabuguard.identity.cooling_off import REASON as COOLING_OFF
 from kabuguard.identity.interfaces import (
     CodeExpired,
     CodeFormatInvalid,
     LoginFailed,
-    SessionInfo,
     TooManyAttempts,
     WrongCode,
 )
@@ -122,13 +120,8 @@ def recovery_done(request: Request, session: WebSessionDep, passkeys: PasskeysDe
     """What the customer does next: enrol a passkey on the new device, and review the
     passkeys the recovery kept (one they do not know means: call us)."""
     return render(request, "customer/recovery.html", lang=lang, step="done",
-                  cooling_off_until=_cooling_off_until(session),
                   passkeys=passkeys.list(session.customer_id),
                   has_app=app.is_enrolled(session.customer_id))
-
-
-def _cooling_off_until(session: SessionInfo) -> datetime | None:
-    return next((r.until for r in session.restrictions if r.reason == COOLING_OFF), None)
 
 
 def _start_form(request: Request, recovery: RecoveryService, lang: str, *, error: str | None,
