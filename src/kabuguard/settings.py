@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=1, le=65535)
     # A new withdrawal account may not receive money until this has passed.
     bank_cooling_off: timedelta = timedelta(hours=72)
+    # After an account recovery, withdrawals, bank account and contact changes and MFA
+    # removals are refused until this has passed (identity/recovery.py).
+    recovery_cooling_off: timedelta = Field(default=timedelta(hours=72), gt=timedelta(0))
     session_idle: timedelta = timedelta(minutes=30)
     session_absolute: timedelta = timedelta(hours=12)
     # "real" follows each exchange's JST hours; "always_open" is for tests and

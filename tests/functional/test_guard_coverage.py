@@ -39,6 +39,13 @@ NOT_GUARDED = {
                                 "asks the guard (Action.LOGIN)",
     ("POST", "/step-up/passkey/options"): "is the step-up the guard asks for (site)",
     ("POST", "/step-up/passkey"): "is the step-up the guard asks for (site)",
+    ("POST", "/recovery"): "starts an account recovery (no session yet): RecoveryService.start "
+                           "asks the guard (Action.RECOVERY) before any code is sent",
+    ("POST", "/recovery/complete"): "RecoveryService.complete asks the guard (Action.RECOVERY) "
+                                    "at the otp level the e-mail code proves",
+    ("POST", "/api/v1/recovery"): "the API's recovery start, same as /recovery",
+    ("POST", "/api/v1/recovery/complete"): "the API's recovery completion, same as "
+                                           "/recovery/complete",
 }
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from kabuguard.domain.assurance import Level
 from kabuguard.domain.errors import Forbidden, InvalidInput, Unauthorized
+from kabuguard.domain.events import format_ts_jst
 from kabuguard.guard.actions import Action
 
 
@@ -26,16 +27,32 @@ class Outcome(IntEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class Restriction:
+    """A bar on some actions of an account until a time, whatever the session proves
+    (the cooling-off after an account recovery): no step-up lifts it, only time or the
+    operations desk. ``reason`` names it in decisions and in the customer's message."""
+
+    reason: str
+    actions: frozenset[Action]
+    until: datetime
+
+    def covers(self, action: Action, now: datetime) -> bool:
+        return action in self.actions and now < self.until
+
+
+@dataclass(frozen=True, slots=True)
 class Actor:
     """Who asks: the account and what its session has proven, and when.
 
     ``level`` is the highest assurance the session reached and ``authenticated_at``
-    when it last did so (for freshness); None before any authentication (login)."""
+    when it last did so (for freshness); None before any authentication (login).
+    ``restrictions`` are the account's current bars (``Restriction``)."""
 
     account_id: str | None
     level: Level | None
     authenticated_at: datetime | None
     session_id: str | None = None
+    restrictions: tuple[Restriction, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +64,8 @@ class Decision:
     sources: tuple[str, ...] = ()
     effects: tuple[dict[str, Any], ...] = field(default=())
     policy: str = ""
+    # Set when a Restriction refused the action: when it lifts.
+    restricted_until: datetime | None = None
 
     @property
     def allowed(self) -> bool:
@@ -97,6 +116,24 @@ class ActionHeld(Forbidden):
     def __init__(self, decision: Decision) -> None:
         super().__init__(f"This action ({decision.action}) is held for review.",
                          action=str(decision.action), reasons=list(decision.reasons))
+        self.decision = decision
+
+
+class ActionRestricted(ActionDenied):
+    """Refused because the account is under a Restriction until ``until`` (ISO-8601
+    UTC in params; the web layer shows it in JST). ``reason`` names the restriction."""
+
+    code = "action_restricted"
+
+    def __init__(self, decision: Decision) -> None:
+        until = decision.restricted_until
+        reason = decision.reasons[0] if decision.reasons else "restricted"
+        when = format_ts_jst(until) if until else "later"
+        Forbidden.__init__(
+            self, f"This action ({decision.action}) is not possible until {when} "
+                  f"({reason.replace('_', ' ')}).",
+            action=str(decision.action), reasons=list(decision.reasons), reason=reason,
+            until=until.isoformat() if until else None)
         self.decision = decision
 
 

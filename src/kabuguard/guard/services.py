@@ -47,6 +47,9 @@ class Guard:
               strongest_enrolled: Level | Callable[[], Level] = Level.PASSWORD) -> Decision:
         """Decide whether ``actor`` may do ``action`` now.
 
+        A ``Restriction`` of the actor covering ``action`` denies it until it ends,
+        whatever the level (``Decision.restricted_until`` says when).
+
         ``strongest_enrolled`` is the best level among the customer's registered
         methods: when the policy asks for more, the interim alternative applies while
         its published date has not passed, else the customer must enrol first. It may be
@@ -57,6 +60,14 @@ class Guard:
         """
         req = self.policy.requirement(action, context.channel)
         source = f"policy:{self.policy.name}"
+        # An account restriction comes first: no authentication lifts it, so asking
+        # for a step-up that would then be refused anyway only wastes the customer's time.
+        barring = [r for r in actor.restrictions if r.covers(action, now)]
+        if barring:
+            last = max(barring, key=lambda r: r.until)
+            return Decision(Outcome.DENY, action, reasons=(last.reason,),
+                            sources=("restriction",), policy=self.policy.name,
+                            restricted_until=last.until)
         if req.deny:
             return Decision(Outcome.DENY, action, reasons=("channel_denied",),
                             sources=(source,), policy=self.policy.name)

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from kabuguard.domain.errors import InvalidInput, Unauthorized
+from kabuguard.guard.interfaces import Restriction
 
 
 class LoginFailed(Unauthorized):
@@ -31,6 +32,8 @@ class SessionInfo:
     # identity.methods.Level as an int, and when the session last authenticated.
     auth_level: int = 1
     authenticated_at: datetime | None = None
+    # The account's current bars (a recovery's cooling-off), for the guard and the banner.
+    restrictions: tuple[Restriction, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

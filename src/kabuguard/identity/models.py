@@ -25,6 +25,9 @@ class Customer(Base):
     # customer re-verifies (a passkey login does, and resets the count).
     failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     password_locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # After an account recovery: until then withdrawals, bank account and contact
+    # changes and MFA removals are refused on every channel (identity/cooling_off.py).
+    recovery_cooling_off_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class WebSession(Base):
@@ -117,3 +120,27 @@ class TotpAuthenticator(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class RecoveryRequest(Base):
+    """An account recovery in progress (lost phone): started with the password, proven
+    with a code sent to the registered e-mail. Only the code's keyed hash is stored
+    (``identity/onetime.py``) and the new phone number is encrypted. ``status``:
+    pending -> completed, or pending -> failed (attempts used up) / expired /
+    superseded (a newer request) / refused (the guard said no)."""
+
+    __tablename__ = "recovery_requests"
+    __table_args__ = (Index("ix_recovery_requests_customer_created", "customer_id",
+                            "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"))
+    status: Mapped[str] = mapped_column(String(12))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    new_phone_enc: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    ip: Mapped[str] = mapped_column(String(45))
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cooling_off_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

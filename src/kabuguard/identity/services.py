@@ -21,9 +21,10 @@ from kabuguard.domain.errors import InvalidInput, NotFound, UnknownAccount
 from kabuguard.domain.events import Event, EventType, RequestContext
 from kabuguard.domain.ids import new_id
 from kabuguard.guard.actions import Action
-from kabuguard.guard.interfaces import ActionDenied, Actor, Outcome, StepUpRequired
+from kabuguard.guard.interfaces import ActionDenied, Actor, Outcome, Restriction, StepUpRequired
 from kabuguard.guard.services import Guard
 from kabuguard.identity.breached import BreachedPasswords
+from kabuguard.identity.cooling_off import restrictions_for
 from kabuguard.identity.interfaces import (
     LoginFailed,
     LoginResult,
@@ -156,20 +157,28 @@ class IdentityService:
             raise InvalidInput("Only email or phone can be changed here.", field="field")
         now = self.clock()
         with self.db.write() as session:
-            c = session.get(Customer, customer_id)
-            if c is None:
-                raise UnknownAccount(f"No account {customer_id}.", account=customer_id)
-            if field == "email":
-                c.email_enc = self.cipher.encrypt(clean)
-            else:
-                c.phone_enc = self.cipher.encrypt(clean)
-            self.journal.record(
-                session,
-                Event(new_id("evt"), now, EventType.CONTACT_CHANGE, customer_id, context,
-                      {"field": field}),
-                actor=f"customer:{customer_id}",
-                audit_extra={"new_value_token": self.cipher.token(field, clean)},
-            )
+            self.apply_contact_change(session, customer_id, field=field, clean=clean,
+                                      context=context, now=now)
+
+    def apply_contact_change(self, session: Session, customer_id: str, *, field: str,
+                             clean: str, context: RequestContext, now: datetime) -> None:
+        """Store an already validated e-mail or phone in the caller's transaction, with
+        its ``contact_change`` event (the notices to the old and new contact follow
+        from the event). Account recovery moves the phone through here too."""
+        c = session.get(Customer, customer_id)
+        if c is None:
+            raise UnknownAccount(f"No account {customer_id}.", account=customer_id)
+        if field == "email":
+            c.email_enc = self.cipher.encrypt(clean)
+        else:
+            c.phone_enc = self.cipher.encrypt(clean)
+        self.journal.record(
+            session,
+            Event(new_id("evt"), now, EventType.CONTACT_CHANGE, customer_id, context,
+                  {"field": field}),
+            actor=f"customer:{customer_id}",
+            audit_extra={"new_value_token": self.cipher.token(field, clean)},
+        )
 
     # -- login and sessions ----------------------------------------------------------
     def login_password(self, *, login_id: str, password: str,
@@ -180,16 +189,8 @@ class IdentityService:
         wrong; the unknown-id path still runs one argon2 verification (timing).
         """
         now = self.clock()
-        self.throttle.check(context.ip, now)
-        with self.db.read() as session:
-            customer = session.execute(
-                select(Customer).where(Customer.login_id == login_id)
-            ).scalar_one_or_none()
-        ok = self.passwords.verify(customer.password_hash if customer else None, password)
-        # A locked account answers exactly like a wrong password (same message, same
-        # work): the lock must not tell an attacker that the login id exists.
-        locked = customer is not None and customer.password_locked_at is not None
-        ok = ok and not locked
+        customer, ok, locked = self._verify_password(login_id=login_id, password=password,
+                                                     context=context, now=now)
         login_token = self.cipher.token("login", login_id)
         decision = None
         if ok and customer is not None:
@@ -211,18 +212,9 @@ class IdentityService:
                                                   "ip": context.ip})
                 failed = False
             elif not ok or customer is None:
-                outcome = ("locked" if locked else "bad_password") if customer else "unknown_user"
-                if customer is not None and not locked:
-                    self._count_failure(session, customer.id, context, now)
-                self.throttle.record_failure(context.ip, now)
-                session.add(LoginRecord(customer_id=customer.id if customer else None, ts=now,
-                                        ip=context.ip, user_agent=context.user_agent,
-                                        channel=str(context.channel), outcome=outcome,
-                                        success=False))
-                self.journal.record(session, Event(
-                    new_id("evt"), now, EventType.LOGIN, customer.id if customer else None,
-                    context, {"login_id": login_token, "outcome": outcome,
-                              "methods": ["password"]}), actor="anonymous")
+                self._record_password_failure(session, customer, locked=locked,
+                                              login_token=login_token, context=context,
+                                              now=now)
                 failed = True
             else:
                 failed = False
@@ -246,6 +238,61 @@ class IdentityService:
         if failed:
             raise LoginFailed(LOGIN_FAILED_MESSAGE)
         return result
+
+    def _verify_password(self, *, login_id: str, password: str, context: RequestContext,
+                         now: datetime) -> tuple[Customer | None, bool, bool]:
+        """The throttle, then one argon2 verification whether or not the id exists
+        (timing). Returns the customer (None for an unknown id), whether the password
+        is right and usable, and whether password login is locked. Raises
+        LoginThrottled."""
+        self.throttle.check(context.ip, now)
+        with self.db.read() as session:
+            customer = session.execute(
+                select(Customer).where(Customer.login_id == login_id)
+            ).scalar_one_or_none()
+        ok = self.passwords.verify(customer.password_hash if customer else None, password)
+        # A locked account answers exactly like a wrong password (same message, same
+        # work): the lock must not tell an attacker that the login id exists.
+        locked = customer is not None and customer.password_locked_at is not None
+        return customer, ok and not locked, locked
+
+    def _record_password_failure(self, session: Session, customer: Customer | None, *,
+                                 locked: bool, login_token: str, context: RequestContext,
+                                 now: datetime) -> None:
+        """A wrong id or password (or a locked account): counted towards the lock and
+        the address's throttle, kept in the login history and sent as a failed
+        ``login`` event, wherever the password was typed."""
+        outcome = ("locked" if locked else "bad_password") if customer else "unknown_user"
+        if customer is not None and not locked:
+            self._count_failure(session, customer.id, context, now)
+        self.throttle.record_failure(context.ip, now)
+        session.add(LoginRecord(customer_id=customer.id if customer else None, ts=now,
+                                ip=context.ip, user_agent=context.user_agent,
+                                channel=str(context.channel), outcome=outcome,
+                                success=False))
+        self.journal.record(session, Event(
+            new_id("evt"), now, EventType.LOGIN, customer.id if customer else None,
+            context, {"login_id": login_token, "outcome": outcome,
+                      "methods": ["password"]}), actor="anonymous")
+
+    def check_password_attempt(self, *, login_id: str, password: str,
+                               context: RequestContext) -> Customer:
+        """The first step of a login, for flows other than login that start from the
+        password (account recovery): the same throttle, lockout and failure records.
+
+        Returns the customer. Raises LoginFailed with the login's own message for an
+        unknown id, a wrong password or a locked account alike (no enumeration), and
+        LoginThrottled."""
+        now = self.clock()
+        customer, ok, locked = self._verify_password(login_id=login_id, password=password,
+                                                     context=context, now=now)
+        if ok and customer is not None:
+            return customer
+        with self.db.write() as session:
+            self._record_password_failure(session, customer, locked=locked,
+                                          login_token=self.cipher.token("login", login_id),
+                                          context=context, now=now)
+        raise LoginFailed(LOGIN_FAILED_MESSAGE)
 
     def _count_failure(self, session: Session, customer_id: str, context: RequestContext,
                        now: datetime) -> None:
@@ -378,12 +425,18 @@ class IdentityService:
             raise SessionInvalid("Please log in.")
         now = self.clock()
         with self.db.read() as session:
-            ws = session.get(WebSession, _hash_token(token))
+            # The account's cooling-off comes with the session in the same query: the
+            # guard and the site's banner need it on every request.
+            found = session.execute(
+                select(WebSession, Customer.recovery_cooling_off_until)
+                .join(Customer, Customer.id == WebSession.customer_id)
+                .where(WebSession.token_hash == _hash_token(token))).first()
+            ws = found[0] if found else None
             if ws is None or ws.revoked_at is not None:
                 raise SessionInvalid("Your session has ended. Please log in again.")
             if now - ws.created_at > self.session_absolute or now - ws.last_seen_at > self.session_idle:
                 raise SessionInvalid("Your session timed out. Please log in again.")
-            info = self._info(ws)
+            info = self._info(ws, restrictions=restrictions_for(found[1], now=now))
             bound_device = ws.device
             stale = now - ws.last_seen_at > timedelta(minutes=1)
         if bound_device and not (device and hmac.compare_digest(bound_device, device)):
@@ -513,6 +566,12 @@ class IdentityService:
                                       payload={"sessions_ended": ended, "ip": context.ip})
         return ended
 
+    def revoke_all_sessions(self, session: Session, customer_id: str, *,
+                            now: datetime) -> int:
+        """End every session of the customer in the caller's transaction (account
+        recovery: whoever held one is out). Returns how many ended."""
+        return self._revoke_sessions(session, customer_id, now, keep=None)
+
     @staticmethod
     def _revoke_sessions(session: Session, customer_id: str, now: datetime, *,
                          keep: str | None) -> int:
@@ -531,8 +590,9 @@ class IdentityService:
             ).scalars())
 
     @staticmethod
-    def _info(ws: WebSession) -> SessionInfo:
+    def _info(ws: WebSession, *, restrictions: tuple[Restriction, ...] = ()) -> SessionInfo:
         return SessionInfo(public_id=ws.public_id, customer_id=ws.customer_id,
                            account_id=ws.customer_id, csrf_token=ws.csrf_token,
                            created_at=ws.created_at, channel=ws.channel,
-                           auth_level=ws.auth_level, authenticated_at=ws.authenticated_at)
+                           auth_level=ws.auth_level, authenticated_at=ws.authenticated_at,
+                           restrictions=restrictions)

@@ -17,11 +17,13 @@ from kabuguard import __version__
 from kabuguard.container import Services, build_services
 from kabuguard.logs import configure_logging
 from kabuguard.settings import Settings, load_settings
+from kabuguard.web.api.recovery import router as api_recovery_router
 from kabuguard.web.api.routes import router as api_router
 from kabuguard.web.customer.bank import router as bank_router
 from kabuguard.web.customer.cash import router as cash_router
 from kabuguard.web.customer.orders import router as orders_router
 from kabuguard.web.customer.profile import router as profile_router
+from kabuguard.web.customer.recovery import router as recovery_router
 from kabuguard.web.customer.routes import router as customer_router
 from kabuguard.web.customer.security import router as security_router
 from kabuguard.web.customer.trade import router as trade_router
@@ -77,6 +79,8 @@ def create_app(settings: Settings, *, services: Services | None = None,
     app.include_router(bank_router)
     app.include_router(profile_router)
     app.include_router(security_router)
+    app.include_router(api_recovery_router)
+    app.include_router(recovery_router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -13,6 +13,7 @@ from kabuguard.domain.events import Channel
 from kabuguard.identity.authenticator_app import AuthenticatorAppService
 from kabuguard.identity.interfaces import SessionInfo, SessionInvalid
 from kabuguard.identity.passkeys import PasskeyService
+from kabuguard.identity.recovery import RecoveryService
 from kabuguard.identity.services import IdentityService
 from kabuguard.web.i18n import LANG_COOKIE_NAME, pick_language
 from kabuguard.web.security import SESSION_COOKIE, device_id, request_context
@@ -38,6 +39,10 @@ async def get_authenticator_app(request: Request) -> AuthenticatorAppService:
 
 async def get_passkeys(request: Request) -> PasskeyService:
     return request.app.state.services.passkeys
+
+
+async def get_recovery(request: Request) -> RecoveryService:
+    return request.app.state.services.recovery
 
 
 def language_of(request: Request) -> str:
@@ -77,6 +82,7 @@ BrokerDep = Annotated[BrokerService, Depends(get_broker)]
 IdentityDep = Annotated[IdentityService, Depends(get_identity)]
 PasskeysDep = Annotated[PasskeyService, Depends(get_passkeys)]
 AuthenticatorAppDep = Annotated[AuthenticatorAppService, Depends(get_authenticator_app)]
+RecoveryDep = Annotated[RecoveryService, Depends(get_recovery)]
 LangDep = Annotated[str, Depends(get_language)]
 WebSessionDep = Annotated[SessionInfo, Depends(get_web_session)]
 ApiSessionDep = Annotated[SessionInfo, Depends(get_api_session)]

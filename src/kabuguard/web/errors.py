@@ -22,7 +22,7 @@ from kabuguard.guard.actions import Action
 from kabuguard.guard.interfaces import StepUpRequired
 from kabuguard.identity.interfaces import SessionInvalid
 from kabuguard.web.deps import language_of
-from kabuguard.web.i18n import MESSAGES, translate
+from kabuguard.web.i18n import MESSAGES, format_jst, translate
 from kabuguard.web.templating import render
 
 
@@ -38,13 +38,20 @@ def wants_json(request: Request) -> bool:
 def localized_error(exc: KabuguardError, lang: str) -> str:
     """The customer-facing text of an error: the catalogue's wording when there is
     one for its code, otherwise the service's own (English) message."""
-    if lang == "en":
-        return exc.message
     key = f"error.{exc.code}"
+    reason = exc.params.get("reason")
+    if isinstance(reason, str) and f"{key}.{reason}" in MESSAGES:
+        key = f"{key}.{reason}"  # a refusal worded for its cause (a recovery's cooling-off)
+    elif lang == "en":
+        return exc.message
     if key in MESSAGES:
         params = {k: v for k, v in exc.params.items() if isinstance(v, str | int)}
         if "level" in params:
             params["level_name"] = translate(f"level.{params['level']}", lang)
+        if "action" in params:
+            params["action_label"] = translate(f"action.{params['action']}", lang)
+        if "until" in params:
+            params["until_jst"] = format_jst(str(params["until"]), lang)
         try:
             return translate(key, lang, **params)
         except KeyError:

@@ -19,7 +19,15 @@ from kabuguard.container import Services
 from kabuguard.domain.assurance import Level
 from kabuguard.domain.events import Channel
 from kabuguard.guard.actions import Action
-from kabuguard.guard.interfaces import ActionDenied, ActionHeld, Actor, Decision, Outcome, StepUpRequired
+from kabuguard.guard.interfaces import (
+    ActionDenied,
+    ActionHeld,
+    ActionRestricted,
+    Actor,
+    Decision,
+    Outcome,
+    StepUpRequired,
+)
 from kabuguard.identity.interfaces import SessionInfo
 from kabuguard.web.deps import get_api_session, get_services, get_web_session
 from kabuguard.web.security import request_context
@@ -36,7 +44,7 @@ async def enforce(services: Services, request: Request, session: SessionInfo,
     one database look-up, needed only when a password is not enough, runs in a thread.
     """
     actor = Actor(session.account_id, Level(session.auth_level), session.authenticated_at,
-                  session_id=session.public_id)
+                  session_id=session.public_id, restrictions=session.restrictions)
     context = request_context(request, channel=channel, session=session.public_id)
     strongest = Level.PASSWORD
     if services.guard.policy.requirement(action, channel).level > Level.PASSWORD:
@@ -49,7 +57,8 @@ async def enforce(services: Services, request: Request, session: SessionInfo,
     if decision.outcome is Outcome.HOLD:
         raise ActionHeld(decision)
     if decision.outcome is Outcome.DENY:
-        raise ActionDenied(decision)
+        # A restriction (a recovery's cooling-off) says until when, not just "no".
+        raise ActionRestricted(decision) if decision.restricted_until else ActionDenied(decision)
     return decision
 
 

@@ -486,6 +486,120 @@ MESSAGES: dict[str, dict[str, str]] = {
                       "en": "The e-mail address is not valid."},
     "invalid.phone": {"ja": "電話番号は10〜15桁の数字で入力してください。",
                       "en": "The phone number must have 10 to 15 digits."},
+    # --- account recovery ---
+    "recovery.link": {"ja": "スマートフォン・パスキーの端末をなくした場合",
+                      "en": "Lost your phone or passkey device?"},
+    "recovery.title": {"ja": "アカウントの復旧（端末の紛失）",
+                       "en": "Account recovery (lost device)"},
+    "recovery.intro": {
+        "ja": "スマートフォンやパスキーを登録した端末をなくした場合に、新しい携帯電話番号で"
+              "ご利用を再開するための手続きです。パスキーが使える端末が残っている場合は、"
+              "この手続きは不要です。ログイン画面の「パスキーでログイン」をお使いください。",
+        "en": "Use this if you lost the phone or the device that holds your passkey, to "
+              "carry on with a new mobile number. If a device with your passkey still "
+              "works, you do not need this: use \"Log in with a passkey\" instead."},
+    "recovery.step_password": {"ja": "ログインID・パスワードと新しい携帯電話番号を入力します。",
+                               "en": "Enter your login ID, password and new mobile number."},
+    "recovery.step_code": {
+        "ja": "ご登録のメールアドレスに届く確認コード（{minutes}分間有効）を入力します。",
+        "en": "Enter the verification code sent to your registered e-mail address "
+              "(valid {minutes} minutes)."},
+    "recovery.step_cooling_off": {
+        "ja": "復旧後{hours}時間は、安全のため出金・出金先口座の変更・連絡先の変更・"
+              "認証方法の削除をお受けできません（お取引は可能です）。",
+        "en": "For {hours} hours after the recovery, withdrawals and changes of the "
+              "withdrawal account, contact details and sign-in methods are paused for "
+              "your safety (trading stays possible)."},
+    "recovery.warning": {
+        "ja": "当社がこの手続きをメール・SMS・電話でお願いすることはありません。"
+              "誰かに指示されて操作している場合は、中止して当社にお電話ください。",
+        "en": "We never ask you to do this by e-mail, text message or phone call. If "
+              "someone told you to do it, stop and call us."},
+    "recovery.new_phone": {"ja": "新しい携帯電話番号", "en": "New mobile number"},
+    "recovery.new_phone_hint": {"ja": "（ハイフンなしでも可）", "en": "(digits, hyphens allowed)"},
+    "recovery.start_submit": {"ja": "確認コードを送信", "en": "Send the verification code"},
+    "recovery.no_email": {
+        "ja": "ご登録のメールアドレスも使えない場合は、ご本人確認のためお電話でお手続きください。"
+              "メールアドレスはこの画面では変更できません。",
+        "en": "If you cannot use your registered e-mail address either, please call us to "
+              "verify your identity. The e-mail address cannot be changed here."},
+    "recovery.back_to_login": {"ja": "ログイン画面に戻る", "en": "Back to the login page"},
+    "recovery.code_sent": {
+        "ja": "ご登録のメールアドレスに{digits}桁の確認コードを送りました。",
+        "en": "We sent a {digits}-digit verification code to your registered e-mail address."},
+    "recovery.code_valid_until": {"ja": "有効期限: {when}", "en": "Valid until {when}."},
+    "recovery.code_phishing": {
+        "ja": "確認コードは、この画面以外には入力しないでください。当社の社員が確認コードを"
+              "お尋ねすることはありません。",
+        "en": "Enter the code on this page only. Our staff will never ask you for it."},
+    "recovery.code_label": {"ja": "確認コード（{digits}桁）",
+                            "en": "Verification code ({digits} digits)"},
+    "recovery.complete_submit": {"ja": "確認して復旧する", "en": "Verify and recover"},
+    "recovery.start_again": {"ja": "最初からやり直す", "en": "Start again"},
+    "recovery.code_wrong": {
+        "ja": "確認コードが正しくありません（あと{attempts_left}回入力できます）。",
+        "en": "The code is not correct ({attempts_left} attempts left)."},
+    "recovery.code_format": {"ja": "確認コードは{digits}桁の数字で入力してください。",
+                             "en": "Enter the {digits}-digit code using digits only."},
+    "recovery.code_expired": {
+        "ja": "確認コードの有効期限が切れました。最初からやり直してください。",
+        "en": "The code has expired. Please start again."},
+    "recovery.code_too_many": {
+        "ja": "確認コードの入力が規定の回数を超えました。最初からやり直してください。",
+        "en": "Too many wrong codes. Please start again."},
+    "recovery.invalid": {
+        "ja": "この復旧手続きは無効になりました（完了済み、期限切れ、または新しい手続きが"
+              "開始されました）。最初からやり直してください。",
+        "en": "This recovery request is no longer valid (completed, expired or replaced by "
+              "a newer one). Please start again."},
+    "recovery.not_available": {
+        "ja": "このお取引口座は、オンラインでの復旧をご利用いただけません。お電話でお手続き"
+              "ください。",
+        "en": "Online recovery is not available for this account. Please call us."},
+    "recovery.rate_limited": {
+        "ja": "本日の復旧手続きの回数が上限に達しました。お電話でお手続きください。",
+        "en": "Too many recovery requests for this account today. Please call us."},
+    "recovery.done_title": {"ja": "アカウントを復旧しました", "en": "Your account is recovered"},
+    "recovery.done": {
+        "ja": "携帯電話番号を変更しました。なくした端末にあった認証アプリの登録は解除し、"
+              "他の端末のログインはすべて終了しています。",
+        "en": "Your mobile number is changed. Any authenticator app on the lost device is "
+              "removed, and every other login has ended."},
+    "recovery.next_title": {"ja": "次に行うこと", "en": "What to do next"},
+    "recovery.next_passkey": {
+        "ja": "新しい端末でパスキーを登録してください。パスキーがないと、次回からログインできない"
+              "場合があります。",
+        "en": "Register a passkey on your new device now: without one you may not be able "
+              "to log in next time."},
+    "recovery.next_passkey_link": {"ja": "パスキーを登録する（セキュリティ設定）",
+                                   "en": "Register a passkey (Security)"},
+    "recovery.app_removed": {
+        "ja": "認証アプリを使う場合は、新しい端末でセキュリティ設定から登録し直してください。",
+        "en": "To use an authenticator app, register it again on your new device under "
+              "Security."},
+    "recovery.review_title": {"ja": "登録済みのパスキーのご確認",
+                              "en": "Check your registered passkeys"},
+    "recovery.review_intro": {
+        "ja": "パスキーは、同期により他の端末で引き続き使える場合があるため、削除していません。",
+        "en": "Your passkeys were kept: a synced passkey may still work on your other "
+              "devices."},
+    "recovery.review_unknown": {
+        "ja": "心当たりのないパスキーがある場合は、すぐに当社にお電話ください。",
+        "en": "If you do not recognise a passkey, call us at once."},
+    "recovery.banner": {
+        "ja": "アカウントの復旧から間もないため、{when}まで出金・出金先口座の変更・連絡先の変更・"
+              "認証方法の削除を停止しています。お心当たりのない場合は、すぐに当社にお電話ください。",
+        "en": "Because your account was recovered recently, withdrawals and changes of the "
+              "withdrawal account, contact details and sign-in methods are paused until "
+              "{when}. If this was not you, call us at once."},
+    "error.action_restricted": {
+        "ja": "{until_jst}まで、{action_label}はお受けできません。",
+        "en": "You cannot {action_label} until {until_jst}."},
+    "error.action_restricted.recovery_cooling_off": {
+        "ja": "アカウントの復旧から間もないため、{until_jst}まで{action_label}はお受けできません。"
+              "お心当たりのない場合は、すぐに当社にお電話ください。",
+        "en": "Your account was recovered recently: you cannot {action_label} until "
+              "{until_jst}. If this was not you, call us at once."},
 }
 
 
