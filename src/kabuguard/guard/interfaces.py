@@ -30,12 +30,18 @@ class Actor:
     """Who asks: the account and what its session has proven, and when.
 
     ``level`` is the highest assurance the session reached and ``authenticated_at``
-    when it last did so (for freshness); None before any authentication (login)."""
+    when it last did so (for freshness); None before any authentication (login).
+    ``step_up_at``/``step_up_action`` serve the actions a policy wants confirmed
+    every single time (``max_age: 0s``)."""
 
     account_id: str | None
     level: Level | None
     authenticated_at: datetime | None
     session_id: str | None = None
+    # The session's latest step-up not yet spent on a once-only action
+    # (``Requirement.once``), and the action it was made for (None: any).
+    step_up_at: datetime | None = None
+    step_up_action: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -82,6 +82,23 @@ PRESETS: Mapping[str, EmojiPreset] = MappingProxyType({
 })
 
 
+def emoji_preset(*, pick: int, of: int) -> EmojiPreset:
+    """The challenge that picks ``pick`` out of a grid of ``of``: a shipped preset when
+    one has that shape (``4of15`` keeps its digits), else one over ``EMOJI``.
+
+    Raises ValueError unless ``1 <= pick <= of <= len(EMOJI)`` (or a preset's alphabet).
+
+    >>> emoji_preset(pick=4, of=15) is PRESETS["4of15"]
+    True
+    >>> emoji_preset(pick=3, of=12).name
+    '3of12'
+    """
+    name = f"{pick}of{of}"
+    if name in PRESETS:
+        return PRESETS[name]
+    return EmojiPreset(name=name, k=pick, n=of, alphabet=EMOJI)
+
+
 @dataclass(frozen=True, slots=True)
 class EmojiChallenge:
     """A drawn challenge. Show ``grid``; send ``answer`` out of band once; store the rest.
