@@ -15,6 +15,7 @@ from kabuguard.guard.policy import load_policy
 from kabuguard.guard.services import Guard
 from kabuguard.identity.authenticator_app import AuthenticatorAppService
 from kabuguard.identity.breached import BreachedPasswords
+from kabuguard.identity.outofband import OutOfBandService, derive_code_key
 from kabuguard.identity.passkeys import PasskeyService
 from kabuguard.identity.passwords import PasswordService
 from kabuguard.identity.services import IdentityService
@@ -36,6 +37,7 @@ class Services:
     identity: IdentityService
     passkeys: PasskeyService
     authenticator_app: AuthenticatorAppService
+    outofband: OutOfBandService
     broker: BrokerService
     bus: InProcessBus
     relay: OutboxRelay
@@ -67,10 +69,13 @@ def build_services(settings: Settings, *, clock: Clock = utcnow,
         max_withdrawal_yen=settings.max_withdrawal_yen, clock=clock,
     )
     bus = InProcessBus()
+    notifier = SqlNotifier(cipher)
     return Services(settings=settings, db=db, cipher=cipher, audit=audit, journal=journal,
                     guard=guard, identity=identity,
                     authenticator_app=AuthenticatorAppService(identity),
+                    outofband=OutOfBandService(identity, notifier=notifier,
+                                               key=derive_code_key(settings.data_keys[0])),
                     passkeys=PasskeyService(identity, RelyingParty(
                         rp_id=settings.webauthn_rp_id, rp_name="Kabuguard Securities",
                         origins=settings.origins)), broker=broker, bus=bus,
-                    relay=OutboxRelay(db, bus, clock=clock), notifier=SqlNotifier(cipher))
+                    relay=OutboxRelay(db, bus, clock=clock), notifier=notifier)
