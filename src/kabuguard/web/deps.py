@@ -12,6 +12,7 @@ from kabuguard.container import Services
 from kabuguard.domain.events import Channel
 from kabuguard.identity.authenticator_app import AuthenticatorAppService
 from kabuguard.identity.interfaces import SessionInfo, SessionInvalid
+from kabuguard.identity.outofband import OutOfBandService
 from kabuguard.identity.passkeys import PasskeyService
 from kabuguard.identity.services import IdentityService
 from kabuguard.web.i18n import LANG_COOKIE_NAME, pick_language
@@ -34,6 +35,10 @@ async def get_identity(request: Request) -> IdentityService:
 
 async def get_authenticator_app(request: Request) -> AuthenticatorAppService:
     return request.app.state.services.authenticator_app
+
+
+async def get_outofband(request: Request) -> OutOfBandService:
+    return request.app.state.services.outofband
 
 
 async def get_passkeys(request: Request) -> PasskeyService:
@@ -77,6 +82,7 @@ BrokerDep = Annotated[BrokerService, Depends(get_broker)]
 IdentityDep = Annotated[IdentityService, Depends(get_identity)]
 PasskeysDep = Annotated[PasskeyService, Depends(get_passkeys)]
 AuthenticatorAppDep = Annotated[AuthenticatorAppService, Depends(get_authenticator_app)]
+OutOfBandDep = Annotated[OutOfBandService, Depends(get_outofband)]
 LangDep = Annotated[str, Depends(get_language)]
 WebSessionDep = Annotated[SessionInfo, Depends(get_web_session)]
 ApiSessionDep = Annotated[SessionInfo, Depends(get_api_session)]
