@@ -15,6 +15,8 @@ from kabuguard.guard.policy import load_policy
 from kabuguard.guard.services import Guard
 from kabuguard.identity.authenticator_app import AuthenticatorAppService
 from kabuguard.identity.breached import BreachedPasswords
+from kabuguard.identity.outofband import OutOfBandService
+from kabuguard.identity.outofband import derive_code_key as derive_oob_key
 from kabuguard.identity.passkeys import PasskeyService
 from kabuguard.identity.passwords import PasswordService
 from kabuguard.identity.recovery import RecoveryService, derive_code_key
@@ -38,6 +40,7 @@ class Services:
     passkeys: PasskeyService
     authenticator_app: AuthenticatorAppService
     recovery: RecoveryService
+    outofband: OutOfBandService
     broker: BrokerService
     bus: InProcessBus
     relay: OutboxRelay
@@ -76,6 +79,8 @@ def build_services(settings: Settings, *, clock: Clock = utcnow,
                     guard=guard, identity=identity,
                     authenticator_app=AuthenticatorAppService(identity),
                     recovery=recovery,
+                    outofband=OutOfBandService(identity, notifier=notifier,
+                                               key=derive_oob_key(settings.data_keys[0])),
                     passkeys=PasskeyService(identity, RelyingParty(
                         rp_id=settings.webauthn_rp_id, rp_name="Kabuguard Securities",
                         origins=settings.origins)), broker=broker, bus=bus,

@@ -46,6 +46,17 @@ NOT_GUARDED = {
     ("POST", "/api/v1/recovery"): "the API's recovery start, same as /recovery",
     ("POST", "/api/v1/recovery/complete"): "the API's recovery completion, same as "
                                            "/recovery/complete",
+    ("POST", "/login/code/send"): "sends the login's second-step code: only for a live login "
+                                  "challenge, paced per customer (OutOfBandService)",
+    ("POST", "/login/code"): "the login's second step: OutOfBandService.login asks the guard "
+                             "(Action.LOGIN)",
+    ("POST", "/api/v1/sessions/code/send"): "as /login/code/send, for the API",
+    ("POST", "/api/v1/sessions/code"): "as /login/code, for the API",
+    ("POST", "/step-up/code/send"): "sends the code of the step-up the guard asks for: only "
+                                    "for the caller's session, paced per customer",
+    ("POST", "/step-up/code"): "is the step-up the guard asks for (site)",
+    ("POST", "/api/v1/step-up/code/send"): "as /step-up/code/send, for the API",
+    ("POST", "/api/v1/step-up/code"): "is the step-up the guard asks for",
 }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -89,11 +89,20 @@ def test_login_refused_without_a_session_when_the_policy_wants_more(database_url
     with app_with_policy(database_url, clock, tmp_path, "jsda_2025_mandatory") as (
             services, client):
         make_customer(services, login_id="mandatory1")
+        # Until the published date, the interim alternative: a code by e-mail or SMS
+        # (every customer has an e-mail address)...
+        r = client.post("/api/v1/sessions", json={"login_id": "mandatory1", "password": PASSWORD})
+        assert r.status_code == 401
+        assert (r.json()["level"], r.json()["methods"]) == ("otp", ["email_otp", "sms_otp"])
+        assert "interim_alternative" in r.json()["reasons"]
+        # ... and after it, a passkey the customer has yet to register.
+        clock.now = datetime(2026, 4, 1, 1, 0, tzinfo=UTC)
         r = client.post("/api/v1/sessions", json={"login_id": "mandatory1", "password": PASSWORD})
         assert r.status_code == 401
         assert r.json()["error"] == "step_up_required"
         assert r.json()["level"] == "phishing_resistant"
         assert "enrolment_required" in r.json()["reasons"]
+        assert r.json()["methods"] == []
         assert "token" not in r.json()
         # A wrong password still says only that the password is wrong.
         r = client.post("/api/v1/sessions", json={"login_id": "mandatory1", "password": "nope-nope-1"})

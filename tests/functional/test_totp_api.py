@@ -81,7 +81,7 @@ def _with_app(services, clock, customer) -> str:
 def test_interim_login_with_password_and_authenticator_app(database_url, clock, tmp_path):
     """Under the JSDA mandatory preset, before its published date, a customer without a
     passkey logs in with password + app code (the interim alternative); a customer
-    with neither cannot log in at all."""
+    without an app is offered the preset's other alternatives, codes by e-mail or SMS."""
     with app_with_policy(database_url, clock, tmp_path, "jsda_2025_mandatory") as (
             services, client):
         secret = _with_app(services, clock, make_customer(services, login_id="interim1"))
@@ -100,9 +100,10 @@ def test_interim_login_with_password_and_authenticator_app(database_url, clock, 
         # The challenge and the code were single-use.
         r = client.post("/api/v1/sessions/totp", json={"login_challenge": challenge, "code": code})
         assert r.status_code == 401
+        # Without an app, the preset's other interim alternatives: codes by e-mail or SMS.
         r = client.post("/api/v1/sessions", json={"login_id": "interim2", "password": PASSWORD})
-        assert r.json()["level"] == "phishing_resistant"
-        assert "enrolment_required" in r.json()["reasons"]
+        assert r.json()["level"] == "otp"
+        assert r.json()["methods"] == ["email_otp", "sms_otp"]
 
 
 def test_interim_schedule_is_shown_to_customers_without_a_passkey(database_url, clock,
@@ -115,7 +116,10 @@ def test_interim_schedule_is_shown_to_customers_without_a_passkey(database_url, 
         r = client.post("/login", data={"login_id": "interim3", "password": PASSWORD,
                                         "csrf_token": token, "next": "/"})
         assert r.status_code == 401  # the password was right; now the second step
-        assert "認証アプリに表示されているコードを入力してください" in r.text
+        # The app's code, or the preset's other alternatives (a code by e-mail or SMS).
+        assert "確認の方法を選んでください" in r.text
+        assert 'id="login-totp"' in r.text
+        assert 'id="send-email_otp"' in r.text
         second = r.text
         token = second.split('name="csrf_token" value="')[1].split('"')[0]
         challenge = second.split('name="login_challenge" value="')[1].split('"')[0]

@@ -46,13 +46,19 @@ class Actor:
 
     ``level`` is the highest assurance the session reached and ``authenticated_at``
     when it last did so (for freshness); None before any authentication (login).
-    ``restrictions`` are the account's current bars (``Restriction``)."""
+    ``restrictions`` are the account's current bars (``Restriction``).
+    ``step_up_at``/``step_up_action`` serve the actions a policy wants confirmed
+    every single time (``max_age: 0s``)."""
 
     account_id: str | None
     level: Level | None
     authenticated_at: datetime | None
     session_id: str | None = None
     restrictions: tuple[Restriction, ...] = ()
+    # The session's latest step-up not yet spent on a once-only action
+    # (``Requirement.once``), and the action it was made for (None: any).
+    step_up_at: datetime | None = None
+    step_up_action: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,8 @@ from pathlib import Path
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from kabuguard.domain.assurance import Level
+from kabuguard.domain.assurance import Level, Method
+from kabuguard.domain.emoji_grids import EmojiPreset, emoji_preset
 from kabuguard.domain.events import Channel
 from kabuguard.guard.actions import Action
 from kabuguard.guard.interfaces import PolicyError
@@ -31,8 +32,16 @@ UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 class Requirement:
     level: Level
     # None: the session's own authentication counts however old (within its timeouts).
+    # 0s: every single action needs a confirmation of its own (see ``once``).
     max_age: timedelta | None = None
     deny: bool = False
+
+    @property
+    def once(self) -> bool:
+        """``max_age: 0s``: a step-up is good for one action only (Rakuten 2025: an
+        emoji challenge for every single order). The guard accepts a step-up made
+        moments before, once; ``web/guarding.py`` spends it."""
+        return self.max_age == timedelta(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +56,14 @@ class Interim:
     notice_en: str
 
 
+# The phishable second factors this code can run (``identity/outofband.py`` and
+# ``identity/authenticator_app.py``); app push and phone calls are not built.
+OTP_METHODS = (Method.TOTP, Method.EMAIL_OTP, Method.SMS_OTP, Method.EMOJI)
+# A policy without ``otp_methods`` offers what kabuguard offered before it had the
+# others: an authenticator app.
+DEFAULT_OTP_METHODS = (Method.TOTP,)
+
+
 @dataclass(frozen=True, slots=True)
 class Policy:
     name: str
@@ -56,6 +73,10 @@ class Policy:
     channels: dict[tuple[Action, Channel], Requirement] = field(default_factory=dict)
     interim: Interim | None = None
     source: str = ""
+    # The ``otp``-level methods this deployment offers, in the order customers see
+    # them, and the emoji challenge's shape when ``emoji`` is among them.
+    otp_methods: tuple[Method, ...] = DEFAULT_OTP_METHODS
+    emoji: EmojiPreset | None = None
 
     def requirement(self, action: Action, channel: Channel) -> Requirement:
         return self.channels.get((action, channel), self.actions[action])
@@ -147,8 +168,8 @@ def parse_policy(text: str, *, source: str = "<policy>") -> Policy:
         raise PolicyError(f"{source}: the policy file is empty")
     r = _Reader(source)
     top = r.mapping(root, "the policy")
-    r.only(top, {"version", "name", "description", "actions", "channels", "interim"},
-           "the policy")
+    r.only(top, {"version", "name", "description", "actions", "channels", "interim",
+                 "otp_methods", "emoji"}, "the policy")
     for required in ("version", "name", "actions"):
         if required not in top:
             raise r.fail(root, f"the policy needs '{required}'")  # the file's first line
@@ -172,10 +193,53 @@ def parse_policy(text: str, *, source: str = "<policy>") -> Policy:
         raise r.fail(top["actions"][1], f"actions missing from the policy: {', '.join(missing)}")
     channels = _channels(r, top, actions)
     interim = _interim(r, *top["interim"]) if "interim" in top else None
+    otp_methods = (_otp_methods(r, top["otp_methods"][1]) if "otp_methods" in top
+                   else DEFAULT_OTP_METHODS)
+    emoji = _emoji(r, top, otp_methods)
     return Policy(name=r.scalar(top["name"][1], "name"), version=int(version_text),
                   description=(r.scalar(top["description"][1], "description")
                                if "description" in top else ""),
-                  actions=actions, channels=channels, interim=interim, source=source)
+                  actions=actions, channels=channels, interim=interim, source=source,
+                  otp_methods=otp_methods, emoji=emoji)
+
+
+def _otp_methods(r: _Reader, node: Node) -> tuple[Method, ...]:
+    if not isinstance(node, SequenceNode):
+        raise r.fail(node, "otp_methods must be a list such as [totp, email_otp, sms_otp]")
+    out: list[Method] = []
+    for item in node.value:
+        name = r.scalar(item, "an otp method")
+        if name not in {m.value for m in OTP_METHODS}:
+            raise r.fail(item, f"'{name}' is not an otp method kabuguard offers "
+                               f"(use {', '.join(m.value for m in OTP_METHODS)})")
+        if Method(name) in out:
+            raise r.fail(item, f"'{name}' appears twice in otp_methods")
+        out.append(Method(name))
+    return tuple(out)
+
+
+def _emoji(r: _Reader, top: dict[str, tuple[Node, Node]],
+           otp_methods: tuple[Method, ...]) -> EmojiPreset | None:
+    if "emoji" not in top:
+        return emoji_preset(pick=2, of=10) if Method.EMOJI in otp_methods else None
+    key, node = top["emoji"]
+    if Method.EMOJI not in otp_methods:
+        # A shape for a challenge nobody is offered is a mistake worth naming.
+        raise r.fail(key, "'emoji' is set but emoji is not in otp_methods")
+    fields = r.mapping(node, "emoji")
+    r.only(fields, {"pick", "of"}, "emoji")
+    numbers = {}
+    for name in ("pick", "of"):
+        if name not in fields:
+            raise r.fail(node, f"emoji needs '{name}' (for example {{pick: 2, of: 10}})")
+        text = r.scalar(fields[name][1], name)
+        if not text.isdigit():
+            raise r.fail(fields[name][1], f"emoji {name} must be a whole number")
+        numbers[name] = int(text)
+    try:
+        return emoji_preset(pick=numbers["pick"], of=numbers["of"])
+    except ValueError as exc:
+        raise r.fail(node, f"emoji: {exc}") from None
 
 
 def _channels(r: _Reader, top: dict[str, tuple[Node, Node]],
@@ -233,7 +297,7 @@ def _interim(r: _Reader, key: Node, node: Node) -> Interim:
 
 
 PRESETS = ("baseline_2024", "email_otp_mandatory", "emoji_all_trades",
-           "jsda_2025_mandatory", "jsda_2025_recommended")
+           "emoji_all_trades_4of15", "jsda_2025_mandatory", "jsda_2025_recommended")
 
 
 def load_policy(name_or_path: str) -> Policy:

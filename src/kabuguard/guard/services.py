@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from kabuguard.domain.assurance import Level
@@ -35,6 +35,19 @@ class NullRisk:
     def score(self, action: Action, actor: Actor, context: RequestContext, *,
               now: datetime) -> RiskResult:
         return RiskResult()
+
+
+# How long a step-up made for a once-only action (``max_age: 0s``) waits for that
+# action: the page or app resumes it at once, so a short time is plenty.
+ONCE_WINDOW = timedelta(minutes=2)
+
+
+def _unspent_step_up(actor: Actor, action: Action, now: datetime) -> bool:
+    """A step-up made moments ago, for this action (or for none in particular), not
+    yet spent. A login is no such step-up: under a policy asking for a confirmation
+    per order, the first order after login asks too (Rakuten 2025)."""
+    return (actor.step_up_at is not None and timedelta(0) <= now - actor.step_up_at <= ONCE_WINDOW
+            and actor.step_up_action in (None, str(action)))
 
 
 class Guard:
@@ -90,7 +103,10 @@ class Guard:
         if actor.level is None or actor.level < required:
             outcome = max(outcome, Outcome.CHALLENGE)
             reasons.append("level_too_low")
-        elif req.max_age is not None and (
+        elif req.once and not _unspent_step_up(actor, action, now):
+            outcome = max(outcome, Outcome.CHALLENGE)
+            reasons.append("confirmation_per_action")
+        elif not req.once and req.max_age is not None and (
                 actor.authenticated_at is None
                 or now - actor.authenticated_at > req.max_age):
             outcome = max(outcome, Outcome.CHALLENGE)

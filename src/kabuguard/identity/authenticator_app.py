@@ -16,8 +16,8 @@ from kabuguard.domain.events import Event, EventType, RequestContext
 from kabuguard.domain.ids import new_id
 from kabuguard.guard.actions import Action
 from kabuguard.guard.interfaces import ActionDenied, Actor, Outcome, StepUpRequired
-from kabuguard.identity.interfaces import CodeReused, LoginResult, SessionInfo
-from kabuguard.identity.methods import Level
+from kabuguard.identity.interfaces import CodeReused, LoginResult, MethodNotOffered, SessionInfo
+from kabuguard.identity.methods import Level, Method
 from kabuguard.identity.models import Customer, TotpAuthenticator
 from kabuguard.identity.services import IdentityService
 from kabuguard.identity.totp import new_totp_secret, provisioning_uri, verify_totp
@@ -75,6 +75,7 @@ class AuthenticatorAppService:
                 context: RequestContext) -> tuple[str, SessionInfo]:
         """Check a code and raise the session to the ``otp`` level; returns the
         session's new token."""
+        self._require_offered()
         now = self.identity.clock()
         with self.db.read() as session:
             app = self._confirmed(session, info.customer_id)
@@ -98,6 +99,7 @@ class AuthenticatorAppService:
         from the customer's app, for the single-use challenge the first step returned.
         The guard decides again at the ``otp`` level (a policy that wants a passkey
         accepts this only as its published interim alternative)."""
+        self._require_offered()
         customer_id = self.identity.take_login_challenge(login_challenge)
         now = self.identity.clock()
         with self.db.read() as session:
@@ -120,6 +122,12 @@ class AuthenticatorAppService:
                 session, customer_id,
                 login_token=self.cipher.token("login", customer.login_id),
                 level=Level.OTP, methods=["password", "totp"], context=context, now=now)
+
+    def _require_offered(self) -> None:
+        """An app code counts only where the policy offers it (``otp_methods``): a
+        policy of emoji challenges for every order is not met by another method."""
+        if Method.TOTP not in self.identity.guard.policy.otp_methods:
+            raise MethodNotOffered(str(Method.TOTP))
 
     def is_enrolled(self, customer_id: str) -> bool:
         with self.db.read() as session:

@@ -15,71 +15,21 @@ import hashlib
 import hmac
 import math
 import secrets
-import unicodedata
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from fractions import Fraction
-from types import MappingProxyType
 
+from kabuguard.domain.emoji_grids import (  # noqa: F401 - re-exported
+    DIGITS,
+    EMOJI,
+    PRESETS,
+    EmojiPreset,
+    _check_symbol,
+    emoji_preset,
+)
 from kabuguard.identity.interfaces import CodeExpired, EmojiPickInvalid, TooManyAttempts, WrongEmoji
 from kabuguard.identity.onetime import require_aware, require_key
-
-# Curated: single code points with default emoji presentation from Unicode 6.0 (shown
-# as emoji on every current phone and PC without a variation selector); no faces or
-# hands (skin-tone modifiers), no flags, no ZWJ sequences; no two alike in shape and
-# colour, so a customer reading the e-mail on a small screen can match them.
-EMOJI: tuple[str, ...] = (
-    "🐶", "🐱", "🐼", "🐸", "🐧", "🐘", "🐢", "🐙", "🐝",  # animals
-    "🍎", "🍌", "🍇", "🍉", "🍙", "🍣", "🍩", "🍄",  # food
-    "🌻", "🌵", "🌙", "⭐", "🌈", "🔥", "⛄",  # nature
-    "🚗", "🚲", "🚀", "⚽", "🎸", "🎁", "🔑", "🔔", "☕", "💡", "📷", "🏠", "🎈", "⌚",  # things
-)
-DIGITS: tuple[str, ...] = tuple("0123456789")
-
-# Never in a symbol: they make one "emoji" several code points, or break the hash format.
-_FORBIDDEN = frozenset("\u200d\ufe0f\ufe0e,|")
-_SKIN_TONES = range(0x1F3FB, 0x1F400)
-_REGIONAL_INDICATORS = range(0x1F1E6, 0x1F200)  # the letters of flags
-
-
-def _check_symbol(symbol: str) -> None:
-    if (len(symbol) != 1 or symbol in _FORBIDDEN or ord(symbol) in _SKIN_TONES
-            or ord(symbol) in _REGIONAL_INDICATORS or unicodedata.category(symbol).startswith(("C", "Z"))):
-        msg = f"not a usable challenge symbol: {symbol!r}"
-        raise ValueError(msg)
-
-
-@dataclass(frozen=True, slots=True)
-class EmojiPreset:
-    """Pick ``k`` out of a grid of ``n`` symbols drawn from ``alphabet``.
-
-    Raises ValueError unless ``1 <= k <= n <= len(alphabet)`` and the alphabet holds
-    distinct single-code-point symbols (no flags, skin tones or joined sequences)."""
-
-    name: str
-    k: int
-    n: int
-    alphabet: tuple[str, ...]
-
-    def __post_init__(self) -> None:
-        if not self.name:
-            msg = "a preset needs a name"
-            raise ValueError(msg)
-        if not 1 <= self.k <= self.n <= len(self.alphabet):
-            msg = f"preset {self.name!r}: need 1 <= k <= n <= alphabet size"
-            raise ValueError(msg)
-        if len(set(self.alphabet)) != len(self.alphabet):
-            msg = f"preset {self.name!r}: alphabet symbols must be distinct"
-            raise ValueError(msg)
-        for symbol in self.alphabet:
-            _check_symbol(symbol)
-
-
-PRESETS: Mapping[str, EmojiPreset] = MappingProxyType({
-    "2of10": EmojiPreset(name="2of10", k=2, n=10, alphabet=EMOJI),
-    "4of15": EmojiPreset(name="4of15", k=4, n=15, alphabet=EMOJI + DIGITS),
-})
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from kabuguard.domain.errors import InvalidInput, Unauthorized
+from kabuguard.domain.errors import Conflict, InvalidInput, Unauthorized
 from kabuguard.guard.interfaces import Restriction
 
 
@@ -34,6 +34,9 @@ class SessionInfo:
     authenticated_at: datetime | None = None
     # The account's current bars (a recovery's cooling-off), for the guard and the banner.
     restrictions: tuple[Restriction, ...] = ()
+    # The latest step-up not yet spent on a once-only action, and its action (None: any).
+    step_up_at: datetime | None = None
+    step_up_action: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,3 +136,15 @@ class EmojiPickInvalid(InvalidInput):
         super().__init__("Pick the emoji shown on the screen, in the order sent, each once.",
                          reason=reason)
         self.reason = reason
+
+
+class MethodNotOffered(Conflict):
+    """The policy does not offer this method (``otp_methods``), the customer cannot
+    receive it (SMS without a registered phone), or it does not reach the level the
+    action needs."""
+
+    code = "method_not_offered"
+
+    def __init__(self, method: str, message: str | None = None) -> None:
+        super().__init__(message or "This way of confirming is not available for your "
+                                    "account.", method=method[:20])

@@ -51,6 +51,10 @@ class WebSession(Base):
     # guard compares both with the policy's level and freshness for each action.
     auth_level: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     authenticated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A policy can want a confirmation for every single order (``max_age: 0s``): the
+    # latest step-up, and the action it was made for, until an action spends it.
+    step_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    step_up_action: Mapped[str | None] = mapped_column(String(30))
 
 
 class LoginRecord(Base):
@@ -144,3 +148,27 @@ class RecoveryRequest(Base):
     ip: Mapped[str] = mapped_column(String(45))
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cooling_off_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+class OutOfBandChallenge(Base):
+    """A one-time code or emoji challenge sent by e-mail or SMS (``identity/outofband.py``).
+
+    Only a keyed hash of the code (or of grid and answer) is kept. ``binding`` ties it
+    to what may answer it: a hash of the login challenge, or of the session's public
+    id for a step-up. ``attempts`` is counted before each comparison; the row is
+    consumed on success, on the last failed attempt, or when a newer one replaces it.
+    The rows also pace resending (per customer, by ``created_at``)."""
+
+    __tablename__ = "oob_challenges"
+    __table_args__ = (Index("ix_oob_challenges_customer_created", "customer_id", "created_at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"))
+    binding: Mapped[str] = mapped_column(String(64), index=True)
+    method: Mapped[str] = mapped_column(String(20))
+    purpose: Mapped[str] = mapped_column(String(40))
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    # The emoji grid in the order shown (single code points, so no separator).
+    grid: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    consumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

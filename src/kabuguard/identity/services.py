@@ -21,7 +21,14 @@ from kabuguard.domain.errors import InvalidInput, NotFound, UnknownAccount
 from kabuguard.domain.events import Event, EventType, RequestContext
 from kabuguard.domain.ids import new_id
 from kabuguard.guard.actions import Action
-from kabuguard.guard.interfaces import ActionDenied, Actor, Outcome, Restriction, StepUpRequired
+from kabuguard.guard.interfaces import (
+    ActionDenied,
+    Actor,
+    Decision,
+    Outcome,
+    Restriction,
+    StepUpRequired,
+)
 from kabuguard.guard.services import Guard
 from kabuguard.identity.breached import BreachedPasswords
 from kabuguard.identity.cooling_off import restrictions_for
@@ -32,7 +39,7 @@ from kabuguard.identity.interfaces import (
     SessionInvalid,
     WeakPassword,
 )
-from kabuguard.identity.methods import Level
+from kabuguard.identity.methods import METHOD_LEVEL, Level, Method, level_of
 from kabuguard.identity.models import (
     AuthChallenge,
     Customer,
@@ -234,7 +241,8 @@ class IdentityService:
             if decision.outcome is not Outcome.CHALLENGE:
                 raise ActionDenied(decision)
             assert customer is not None  # noqa: S101 - a decision implies a customer
-            raise StepUpRequired(decision, login_challenge=self._login_challenge(customer.id, now))
+            raise StepUpRequired(decision, login_challenge=self._login_challenge(customer.id, now),
+                                 methods=self.methods_for(customer.id, decision))
         if failed:
             raise LoginFailed(LOGIN_FAILED_MESSAGE)
         return result
@@ -325,6 +333,12 @@ class IdentityService:
                                       action="password_login_unlocked", subject=customer_id,
                                       payload={"by": "passkey"})
 
+    def methods_for(self, customer_id: str, decision: Decision) -> list[str]:
+        """The customer's methods that answer a challenge ``decision``, as the API lists
+        them (``passkey``, ``totp``, ``email_otp``, ...): those that reach its level."""
+        needed = decision.required_level or Level.PASSWORD
+        return [str(m) for m in self.second_factors(customer_id) if METHOD_LEVEL[m] >= needed]
+
     def _login_challenge(self, customer_id: str, now: datetime) -> str:
         with self.db.write() as session:
             # The id (128 random bits) is what the client holds; the code it must send
@@ -394,10 +408,14 @@ class IdentityService:
         )
 
     def raise_session_level(self, session: Session, token: str, *, level: Level,
-                            now: datetime) -> tuple[str, SessionInfo]:
+                            now: datetime, action: str | None = None) -> tuple[str, SessionInfo]:
         """After a step-up: record the level and time, and give the session a new token
         (the old cookie stops working, so a token captured before the step-up cannot
-        ride on it). Returns the new token and the session."""
+        ride on it). Returns the new token and the session.
+
+        ``action`` is what the step-up was for, when the ceremony knows it: an action a
+        policy wants confirmed every time (``max_age: 0s``) can spend only a step-up
+        made for it (or for nothing in particular)."""
         ws = session.get(WebSession, _hash_token(token))
         if ws is None or ws.revoked_at is not None:
             raise SessionInvalid("Your session has ended. Please log in again.")
@@ -409,7 +427,18 @@ class IdentityService:
         ws.auth_level = int(level)
         ws.authenticated_at = now
         ws.last_seen_at = now
+        ws.step_up_at, ws.step_up_action = now, action
         return new_token, self._info(ws)
+
+    def spend_step_up(self, public_id: str, *, seen: datetime) -> bool:
+        """Use up the session's step-up ``seen`` on the one action it allowed, with a
+        compare-and-set: of two parallel requests riding on it, only one passes.
+        Returns False when it was already spent (or replaced by a newer one)."""
+        with self.db.write() as session:
+            return bool(session.execute(
+                update(WebSession).where(WebSession.public_id == public_id,
+                                         WebSession.step_up_at == seen)
+                .values(step_up_at=None, step_up_action=None)).rowcount)
 
     def resolve_session(self, token: str | None, *, device: str | None = None,
                         context: RequestContext | None = None) -> SessionInfo:
@@ -475,23 +504,36 @@ class IdentityService:
                                                ws.customer_id, context, {}),
                                 actor=f"customer:{ws.customer_id}")
 
-    def strongest_enrolled(self, customer_id: str) -> Level:
-        """The best level among the customer's registered methods (the guard's interim
-        and enrolment rules depend on it)."""
+    def second_factors(self, customer_id: str) -> list[Method]:
+        """The methods beyond the password this customer can use now: a passkey when
+        one is registered, then the policy's ``otp_methods`` in its order, each when
+        usable (an app once confirmed, e-mail codes and emoji always, since every
+        customer has an e-mail address, SMS codes when a phone is registered)."""
         with self.db.read() as session:
             has_passkey = session.execute(
                 select(Passkey.credential_id).where(Passkey.customer_id == customer_id,
                                                     Passkey.removed_at.is_(None)).limit(1)
-            ).first()
-            if has_passkey:
-                return Level.PHISHING_RESISTANT
+            ).first() is not None
             has_app = session.execute(
                 select(TotpAuthenticator.id).where(
                     TotpAuthenticator.customer_id == customer_id,
                     TotpAuthenticator.confirmed_at.is_not(None),
                     TotpAuthenticator.removed_at.is_(None)).limit(1)
-            ).first()
-        return Level.OTP if has_app else Level.PASSWORD
+            ).first() is not None
+            has_phone = session.execute(
+                select(Customer.phone_enc).where(Customer.id == customer_id)
+            ).scalar_one_or_none() is not None
+        usable = {Method.TOTP: has_app, Method.EMAIL_OTP: True, Method.SMS_OTP: has_phone,
+                  Method.EMOJI: True}
+        found = [Method.PASSKEY] if has_passkey else []
+        found += [m for m in self.guard.policy.otp_methods if usable.get(m, False)]
+        return found
+
+    def strongest_enrolled(self, customer_id: str) -> Level:
+        """The best level among the customer's usable methods (the guard's interim and
+        enrolment rules depend on it); an offered e-mail code counts at ``otp``."""
+        methods = self.second_factors(customer_id)
+        return level_of(methods) if methods else Level.PASSWORD
 
     def previous_login(self, customer_id: str, *, before: datetime) -> LoginRecord | None:
         """The last successful login strictly before ``before`` (a session's start)."""
@@ -595,4 +637,5 @@ class IdentityService:
                            account_id=ws.customer_id, csrf_token=ws.csrf_token,
                            created_at=ws.created_at, channel=ws.channel,
                            auth_level=ws.auth_level, authenticated_at=ws.authenticated_at,
-                           restrictions=restrictions)
+                           restrictions=restrictions, step_up_at=ws.step_up_at,
+                           step_up_action=ws.step_up_action)

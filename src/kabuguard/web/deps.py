@@ -12,6 +12,7 @@ from kabuguard.container import Services
 from kabuguard.domain.events import Channel
 from kabuguard.identity.authenticator_app import AuthenticatorAppService
 from kabuguard.identity.interfaces import SessionInfo, SessionInvalid
+from kabuguard.identity.outofband import OutOfBandService
 from kabuguard.identity.passkeys import PasskeyService
 from kabuguard.identity.recovery import RecoveryService
 from kabuguard.identity.services import IdentityService
@@ -35,6 +36,10 @@ async def get_identity(request: Request) -> IdentityService:
 
 async def get_authenticator_app(request: Request) -> AuthenticatorAppService:
     return request.app.state.services.authenticator_app
+
+
+async def get_outofband(request: Request) -> OutOfBandService:
+    return request.app.state.services.outofband
 
 
 async def get_passkeys(request: Request) -> PasskeyService:
@@ -83,6 +88,7 @@ IdentityDep = Annotated[IdentityService, Depends(get_identity)]
 PasskeysDep = Annotated[PasskeyService, Depends(get_passkeys)]
 AuthenticatorAppDep = Annotated[AuthenticatorAppService, Depends(get_authenticator_app)]
 RecoveryDep = Annotated[RecoveryService, Depends(get_recovery)]
+OutOfBandDep = Annotated[OutOfBandService, Depends(get_outofband)]
 LangDep = Annotated[str, Depends(get_language)]
 WebSessionDep = Annotated[SessionInfo, Depends(get_web_session)]
 ApiSessionDep = Annotated[SessionInfo, Depends(get_api_session)]

@@ -21,6 +21,7 @@ from kabuguard.domain.errors import KabuguardError
 from kabuguard.guard.actions import Action
 from kabuguard.guard.interfaces import StepUpRequired
 from kabuguard.identity.interfaces import SessionInvalid
+from kabuguard.identity.outofband import Delivery
 from kabuguard.web.deps import language_of
 from kabuguard.web.i18n import MESSAGES, format_jst, translate
 from kabuguard.web.templating import render
@@ -128,23 +129,39 @@ async def step_up_page(request: Request, exc: StepUpRequired) -> Response:
                           message=localized_error(exc, language_of(request)))
 
 
+# Form fields of the step-up itself, never carried to the resumed action's form.
+STEP_UP_FIELDS = ("csrf_token", "code", "emoji", "second_factor", "resume_to", "resume_action")
+OTP_LEVEL_METHODS = ("totp", "email_otp", "sms_otp", "emoji")
+
+
 def render_step_up(request: Request, *, action: str, level: str, reasons: list[str],
                    fields: list[tuple[str, str]], target: str, message: str,
-                   error: str | None = None, status_code: int = 401) -> Response:
-    """The step-up page: a passkey confirmation (``phishing_resistant``) or an
-    authenticator-app code (``otp``), with the original form carried along."""
+                   error: str | None = None, status_code: int = 401,
+                   delivery: Delivery | None = None) -> Response:
+    """The step-up page: a passkey confirmation (``phishing_resistant``) or, for
+    ``otp``, the methods the policy offers and the customer has (an app code, a code
+    or emoji sent by e-mail or SMS), with the original form carried along. With a
+    ``delivery`` (a code just sent or waiting for its answer) it shows its form."""
     lang = language_of(request)
     session = request.state.session
     services = request.app.state.services
     action_label = (translate(f"action.{action}", lang)
                     if action in set(Action) else action)
     interim = services.guard.policy.interim
+    methods = [str(m) for m in services.identity.second_factors(session.customer_id)
+               if str(m) in OTP_LEVEL_METHODS]
+    if level == Level.OTP.label and delivery is None:
+        delivery = services.outofband.pending_for_step_up(session)
     return render(request, "customer/step_up.html", lang=lang, status_code=status_code,
                   message=message, action=action, action_label=action_label, level=level,
-                  reasons=reasons, fields=fields, target=target, error=error,
+                  reasons=reasons,
+                  fields=[(k, v) for k, v in fields if k not in STEP_UP_FIELDS],
+                  target=target, error=error,
                   csrf_token=session.csrf_token,
                   has_passkey=bool(services.passkeys.list(session.customer_id)),
-                  has_app=services.authenticator_app.is_enrolled(session.customer_id),
+                  has_app="totp" in methods, methods=methods, delivery=delivery,
+                  delivery_minutes=delivery.minutes_left(services.identity.clock())
+                  if delivery else None,
                   interim=interim,
                   interim_notice=(interim.notice_ja if lang == "ja" else interim.notice_en)
                   if interim else None)

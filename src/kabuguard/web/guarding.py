@@ -9,7 +9,9 @@ contacts has no such dependency (after warehouse's ``require_reauth``).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Annotated
 
 import anyio
@@ -41,19 +43,36 @@ async def enforce(services: Services, request: Request, session: SessionInfo,
 
     Async on purpose: the check itself is pure computation, and a sync dependency would
     cost a thread-pool hop on every guarded request (measured on the order path). The
-    one database look-up, needed only when a password is not enough, runs in a thread.
+    database work, needed only when a password is not enough, runs in a thread: the
+    customer's methods, and spending a step-up on an action the policy wants
+    confirmed every time (``max_age: 0s``).
+
+    A challenge lists the customer's methods that answer it (``methods``), so that an
+    app knows which step-up to offer without another call.
     """
     actor = Actor(session.account_id, Level(session.auth_level), session.authenticated_at,
-                  session_id=session.public_id, restrictions=session.restrictions)
+                  session_id=session.public_id, restrictions=session.restrictions,
+                  step_up_at=session.step_up_at, step_up_action=session.step_up_action)
     context = request_context(request, channel=channel, session=session.public_id)
+    identity = services.identity
+    requirement = services.guard.policy.requirement(action, channel)
     strongest = Level.PASSWORD
-    if services.guard.policy.requirement(action, channel).level > Level.PASSWORD:
-        strongest = await anyio.to_thread.run_sync(services.identity.strongest_enrolled,
+    if requirement.level > Level.PASSWORD:
+        strongest = await anyio.to_thread.run_sync(identity.strongest_enrolled,
                                                    session.customer_id)
-    decision = services.guard.check(action, actor, context, now=services.identity.clock(),
+    decision = services.guard.check(action, actor, context, now=identity.clock(),
                                     strongest_enrolled=strongest)
+    if decision.outcome is Outcome.ALLOW and requirement.once and session.step_up_at:
+        spent = await anyio.to_thread.run_sync(functools.partial(
+            identity.spend_step_up, session.public_id, seen=session.step_up_at))
+        if not spent:  # a parallel request took it first
+            decision = replace(decision, outcome=Outcome.CHALLENGE,
+                               required_level=requirement.level,
+                               reasons=(*decision.reasons, "confirmation_per_action"))
     if decision.outcome is Outcome.CHALLENGE:
-        raise StepUpRequired(decision)
+        methods = await anyio.to_thread.run_sync(identity.methods_for, session.customer_id,
+                                                 decision)
+        raise StepUpRequired(decision, methods=methods)
     if decision.outcome is Outcome.HOLD:
         raise ActionHeld(decision)
     if decision.outcome is Outcome.DENY:

@@ -600,6 +600,62 @@ MESSAGES: dict[str, dict[str, str]] = {
               "お心当たりのない場合は、すぐに当社にお電話ください。",
         "en": "Your account was recovered recently: you cannot {action_label} until "
               "{until_jst}. If this was not you, call us at once."},
+    # --- one-time codes and emoji ---
+    "otp.second_step_choose": {
+        "ja": "続けて、追加の本人確認を行います。確認の方法を選んでください。",
+        "en": "Now confirm that it is you: choose how."},
+    "otp.send_email_otp": {"ja": "メールで確認コードを受け取る", "en": "Send me a code by e-mail"},
+    "otp.send_sms_otp": {"ja": "SMSで確認コードを受け取る", "en": "Send me a code by SMS"},
+    "otp.send_emoji": {"ja": "メールで絵文字を受け取る", "en": "Send me emoji by e-mail"},
+    "otp.no_links": {
+        "ja": "当社からのメール・SMSにリンクは記載されていません。届いた内容をこの画面で入力してください。",
+        "en": "Our messages never contain links: enter what you receive on this page."},
+    "otp.sent_email_otp": {
+        "ja": "ご登録のメールアドレスに確認コードを送信しました（有効期限 {minutes}分）。",
+        "en": "We sent a code to your registered e-mail address (valid for {minutes} min)."},
+    "otp.sent_sms_otp": {
+        "ja": "ご登録の電話番号にSMSで確認コードを送信しました（有効期限 {minutes}分）。",
+        "en": "We sent a code by SMS to your registered phone (valid for {minutes} min)."},
+    "otp.sent_emoji": {
+        "ja": "ご登録のメールアドレスに絵文字を送信しました（有効期限 {minutes}分）。",
+        "en": "We sent emoji to your registered e-mail address (valid for {minutes} min)."},
+    "otp.code_label": {"ja": "届いた確認コード（6桁）", "en": "The code you received (6 digits)"},
+    "otp.emoji_instructions": {
+        "ja": "メールに記載された{pick}つの絵文字を、記載された順番に選んでください。",
+        "en": "Pick the {pick} emoji from the e-mail, in the order they appear there."},
+    "otp.emoji_grid": {"ja": "絵文字の一覧", "en": "Emoji to pick from"},
+    "otp.emoji_nth": {"ja": "{n}つ目", "en": "No. {n}"},
+    "otp.emoji_clear": {"ja": "選び直す", "en": "Clear and pick again"},
+    "otp.resend": {"ja": "新しいコードを送信する", "en": "Send a new code"},
+    "otp.per_action": {"ja": "この操作は1回ごとに本人確認が必要です。",
+                       "en": "This action needs a confirmation every single time."},
+    "error.otp_resend_throttled": {
+        "ja": "確認コードを送信したばかりです。{retry_after_seconds}秒後にもう一度お試しください。",
+        "en": "A code was sent recently. Please try again in {retry_after_seconds} seconds."},
+    "error.otp_not_requested": {
+        "ja": "受付中の確認コードがありません。新しいコードを受け取ってください。",
+        "en": "There is no code waiting for an answer. Request a new one."},
+    "error.method_not_offered": {"ja": "この確認方法はご利用いただけません。",
+                                 "en": "This way of confirming is not available."},
+    "error.otp_wrong": {"ja": "確認コードが正しくありません。",
+                        "en": "The code is not correct."},
+    "error.emoji_wrong": {
+        "ja": "選んだ絵文字、またはその順番が、送信したものと一致しません。",
+        "en": "The emoji picked, or their order, do not match the ones sent."},
+    "error.otp_expired": {"ja": "確認コードの有効期限が切れました。新しいコードを受け取ってください。",
+                          "en": "The code has expired; request a new one."},
+    "error.otp_too_many_attempts": {
+        "ja": "入力の誤りが上限（{max_attempts}回）に達したため、このコードは無効になりました。"
+              "新しいコードを受け取ってください。",
+        "en": "Too many attempts ({max_attempts}); request a new code."},
+    "error.otp_format_invalid": {"ja": "確認コードを半角数字で入力してください。",
+                                 "en": "Enter the code using digits only."},
+    "error.emoji_pick_invalid": {
+        "ja": "画面の絵文字から、送信された順番に、同じものを重ねずに選んでください。",
+        "en": "Pick the emoji shown on the screen, in the order sent, each once."},
+    "otp.login_expired": {
+        "ja": "このログインは有効期限が切れたか、すでに使われています。もう一度ログインしてください。",
+        "en": "This login has expired. Please log in again."},
 }
 
 

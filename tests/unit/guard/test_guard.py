@@ -112,3 +112,29 @@ def test_risk_can_only_make_it_stricter(risk, expected, level):
     assert d.required_level is level
     for reason in risk.reasons:
         assert reason in d.reasons
+
+
+def test_once_only_actions_need_a_step_up_of_their_own_each_time():
+    """``max_age: 0s`` (Rakuten 2025: a challenge for every single order): a login or an
+    old step-up is not enough; a step-up made moments ago for this action (or for none
+    in particular) is, until it is spent."""
+    guard = Guard(load_policy("emoji_all_trades"))
+    just_logged_in = Actor("1000001", Level.OTP, NOW)
+    d = guard.check(Action.ORDER, just_logged_in, WEB, now=NOW, strongest_enrolled=Level.OTP)
+    assert (d.outcome, d.reasons) == (Outcome.CHALLENGE, ("confirmation_per_action",))
+    assert d.required_level is Level.OTP
+
+    def stepped_up(seconds_ago: float, action: str | None) -> Actor:
+        at = NOW - timedelta(seconds=seconds_ago)
+        return Actor("1000001", Level.OTP, at, step_up_at=at, step_up_action=action)
+
+    for actor_, outcome in [(stepped_up(1, "order"), Outcome.ALLOW),
+                            (stepped_up(1, None), Outcome.ALLOW),
+                            (stepped_up(1, "withdrawal"), Outcome.CHALLENGE),
+                            (stepped_up(121, "order"), Outcome.CHALLENGE)]:
+        assert guard.check(Action.ORDER, actor_, WEB, now=NOW,
+                           strongest_enrolled=Level.OTP).outcome is outcome
+    # A fresh step-up at too low a level is still too low.
+    weak = Actor("1000001", Level.PASSWORD, NOW, step_up_at=NOW, step_up_action="order")
+    assert guard.check(Action.ORDER, weak, WEB, now=NOW,
+                       strongest_enrolled=Level.OTP).reasons == ("level_too_low",)

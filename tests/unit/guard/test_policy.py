@@ -39,6 +39,56 @@ def test_jsda_mandatory_requires_passkeys_where_the_guideline_says():
 
 def test_emoji_preset_challenges_every_order():
     assert load_policy("emoji_all_trades").actions[Action.ORDER].max_age == timedelta(0)
+    assert load_policy("emoji_all_trades").actions[Action.ORDER].once
+    assert not load_policy("email_otp_mandatory").actions[Action.WITHDRAWAL].once
+
+
+@pytest.mark.parametrize(("name", "methods", "shape"), [
+    ("baseline_2024", ["totp", "email_otp", "sms_otp"], None),
+    ("email_otp_mandatory", ["email_otp", "sms_otp", "totp"], None),
+    ("emoji_all_trades", ["emoji"], (2, 10)),
+    ("emoji_all_trades_4of15", ["emoji"], (4, 15)),
+    ("jsda_2025_mandatory", ["totp", "email_otp", "sms_otp"], None),
+    ("jsda_2025_recommended", ["totp", "email_otp", "sms_otp"], None),
+])
+def test_presets_name_the_otp_methods_they_offer(name, methods, shape):
+    policy = load_policy(name)
+    assert [str(m) for m in policy.otp_methods] == methods
+    assert (None if policy.emoji is None else (policy.emoji.k, policy.emoji.n)) == shape
+
+
+def test_otp_methods_default_to_the_authenticator_app_and_emoji_to_2_of_10():
+    assert [str(m) for m in parse_policy(GOOD).otp_methods] == ["totp"]
+    assert parse_policy(GOOD).emoji is None
+    policy = parse_policy(GOOD + "otp_methods: [emoji, email_otp]\n")
+    assert (policy.emoji.k, policy.emoji.n) == (2, 10)
+    policy = parse_policy(GOOD + "otp_methods: [emoji]\nemoji: {pick: 3, of: 12}\n")
+    assert (policy.emoji.name, len(policy.emoji.alphabet) >= 12) == ("3of12", True)
+    assert parse_policy(GOOD + "otp_methods: []\n").otp_methods == ()
+
+
+END = 3 + len(Action) + 1  # the first line after the actions
+
+
+@pytest.mark.parametrize(("extra", "line", "needle"), [
+    ("otp_methods: totp\n", END, "must be a list"),
+    ("otp_methods: [totp, passkey]\n", END, "'passkey' is not an otp method"),
+    ("otp_methods: [totp, app_push]\n", END, "'app_push' is not an otp method"),
+    ("otp_methods:\n  - email_otp\n  - email_otp\n", END + 2, "appears twice"),
+    ("emoji: {pick: 2, of: 10}\n", END, "emoji is not in otp_methods"),
+    ("otp_methods: [emoji]\nemoji: {pick: 2}\n", END + 1, "needs 'of'"),
+    ("otp_methods: [emoji]\nemoji: {pick: two, of: 10}\n", END + 1, "whole number"),
+    ("otp_methods: [emoji]\nemoji: {pick: 2, of: 10, ttl: 5m}\n", END + 1,
+     "unknown field 'ttl'"),
+    ("otp_methods: [emoji]\nemoji: {pick: 11, of: 10}\n", END + 1, "k <= n"),
+    ("otp_methods: [emoji]\nemoji: {pick: 2, of: 99}\n", END + 1, "alphabet size"),
+    ("otp_methods: [emoji]\nemoji: 2of10\n", END + 1, "must be a mapping"),
+])
+def test_bad_otp_methods_and_emoji_are_refused_with_line(extra, line, needle):
+    with pytest.raises(PolicyError) as info:
+        parse_policy(GOOD + extra, source="p.yaml")
+    assert needle in str(info.value)
+    assert str(info.value).startswith(f"p.yaml:{line}:"), str(info.value)
 
 
 @pytest.mark.parametrize(("text", "line", "needle"), [

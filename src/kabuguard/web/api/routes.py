@@ -23,6 +23,7 @@ from kabuguard.web.deps import (
     AuthenticatorAppDep,
     BrokerDep,
     IdentityDep,
+    OutOfBandDep,
     PasskeysDep,
 )
 from kabuguard.web.guarding import guarded_api
@@ -79,6 +80,39 @@ class CodeBody(Strict):
 class TotpLoginBody(Strict):
     login_challenge: str = Field(min_length=1, max_length=40)
     code: str = Field(min_length=1, max_length=20)
+    channel: Literal["app", "api"] = "api"
+
+
+class SendCodeBody(Strict):
+    method: Literal["email_otp", "sms_otp", "emoji"]
+
+
+class LoginSendCodeBody(SendCodeBody):
+    login_challenge: str = Field(min_length=1, max_length=40)
+    channel: Literal["app", "api"] = "api"
+
+
+class StepUpSendCodeBody(SendCodeBody):
+    action: str = Field(min_length=1, max_length=30,
+                        description="the `action` of the step_up_required answer")
+
+
+class AnswerBody(Strict):
+    """A one-time code, or the emoji picked, in the order they were sent."""
+
+    code: str | None = Field(default=None, min_length=1, max_length=20)
+    emojis: list[str] | None = Field(default=None, min_length=1, max_length=15)
+
+    def answer(self) -> str | list[str]:
+        if (self.code is None) == (self.emojis is None):
+            raise InvalidInput("Send either the code or the emojis picked.", field="code")
+        if self.emojis is not None:
+            return [pick[:8] for pick in self.emojis]
+        return self.code or ""
+
+
+class LoginAnswerBody(AnswerBody):
+    login_challenge: str = Field(min_length=1, max_length=40)
     channel: Literal["app", "api"] = "api"
 
 
@@ -207,6 +241,55 @@ def totp_login(body: TotpLoginBody, request: Request, app: AuthenticatorAppDep
     result = app.login(login_challenge=body.login_challenge, code=body.code, context=ctx)
     return {"token": result.token, "session": result.session.public_id,
             "account": result.session.account_id, "level": "otp"}
+
+
+@router.post("/sessions/code/send", status_code=202)
+def login_send_code(body: LoginSendCodeBody, request: Request, outofband: OutOfBandDep
+                    ) -> dict[str, Any]:
+    """Second step of a password login answered with ``step_up_required`` (its
+    ``methods`` name what this customer can use): send a one-time code by e-mail or
+    SMS, or an emoji challenge by e-mail. The answer carries the ``grid`` to show and
+    how many to ``pick``; post the code or the picks to ``/sessions/code``. Paced:
+    one per minute, five per hour (429 with ``retry_after_seconds``)."""
+    ctx = request_context(request, channel=Channel.APP if body.channel == "app" else Channel.API)
+    delivery = outofband.send_for_login(login_challenge=body.login_challenge,
+                                        method=body.method, context=ctx)
+    return delivery.to_dict()
+
+
+@router.post("/sessions/code", status_code=201)
+def login_with_code(body: LoginAnswerBody, request: Request, outofband: OutOfBandDep
+                    ) -> dict[str, Any]:
+    """Finish the login with the code (``code``) or the emoji picked in order
+    (``emojis``); returns the token. A wrong answer may be retried while the code has
+    ``attempts_left``."""
+    ctx = request_context(request, channel=Channel.APP if body.channel == "app" else Channel.API)
+    result = outofband.login(login_challenge=body.login_challenge, answer=body.answer(),
+                             context=ctx)
+    return {"token": result.token, "session": result.session.public_id,
+            "account": result.session.account_id, "level": "otp"}
+
+
+@router.post("/step-up/code/send", status_code=202)
+def step_up_send_code(body: StepUpSendCodeBody, request: Request, session: ApiSessionDep,
+                      outofband: OutOfBandDep) -> dict[str, Any]:
+    """After a ``step_up_required`` answer listing ``email_otp``, ``sms_otp`` or
+    ``emoji`` in its ``methods``: send the code (or emoji) for that ``action``."""
+    delivery = outofband.send_for_step_up(session, method=body.method, action=body.action,
+                                          context=_ctx(request, session))
+    return delivery.to_dict()
+
+
+@router.post("/step-up/code")
+def step_up_code(body: AnswerBody, request: Request, session: ApiSessionDep,
+                 outofband: OutOfBandDep) -> dict[str, Any]:
+    """Confirm with the code or the emoji picked (level ``otp``); the session gets a new
+    token: retry the original request with it."""
+    token, fresh = outofband.step_up(session, _bearer(request), answer=body.answer(),
+                                     context=_ctx(request, session))
+    return {"token": token, "level": "otp",
+            "authenticated_at": fresh.authenticated_at.isoformat()
+            if fresh.authenticated_at else None}
 
 
 @router.post("/step-up/totp")

@@ -17,11 +17,13 @@ from starlette.responses import RedirectResponse, Response
 from kabuguard.domain.errors import KabuguardError
 from kabuguard.guard.interfaces import StepUpRequired
 from kabuguard.identity.interfaces import LoginFailed
+from kabuguard.identity.outofband import Delivery, OutOfBandService
 from kabuguard.web.deps import (
     AuthenticatorAppDep,
     BrokerDep,
     IdentityDep,
     LangDep,
+    OutOfBandDep,
     PasskeysDep,
     WebSessionDep,
 )
@@ -38,6 +40,7 @@ from kabuguard.web.security import (
 from kabuguard.web.templating import render
 
 router = APIRouter(include_in_schema=False)
+OTP_LEVEL_METHODS = ("totp", "email_otp", "sms_otp", "emoji")
 
 
 def safe_next(target: str | None) -> str:
@@ -91,15 +94,93 @@ def login_submit(
     except LoginFailed:
         return _login_again(request, lang, next, probe, error=translate("login.failed", lang))
     except StepUpRequired as exc:
-        # The password was right but the policy wants more: the second step, an
-        # authenticator-app code with the single-use login challenge, or a passkey.
-        level = str(exc.params.get("level"))
-        return _login_again(
-            request, lang, next, probe, status_code=401,
-            error=translate("login.second_step_" + ("otp" if level == "otp" else "passkey"),
-                            lang),
-            login_challenge=exc.params.get("login_challenge") if level == "otp" else None)
+        # The password was right but the policy wants more: the second step with the
+        # single-use login challenge (an app code, or a code or emoji sent by e-mail
+        # or SMS, as the policy offers and the customer has), or a passkey.
+        if str(exc.params.get("level")) != "otp":
+            return _login_again(request, lang, next, probe, status_code=401,
+                                error=translate("login.second_step_passkey", lang))
+        methods = [m for m in exc.params.get("methods", ["totp"]) if m in OTP_LEVEL_METHODS]
+        return _login_again(request, lang, next, probe, status_code=401,
+                            error=translate(_second_step_message(methods), lang),
+                            login_challenge=exc.params.get("login_challenge"),
+                            methods=methods)
     return _logged_in(result.token, next, probe)
+
+
+def _second_step_message(methods: list[str]) -> str:
+    return "login.second_step_otp" if methods == ["totp"] else "otp.second_step_choose"
+
+
+@router.post("/login/code/send")
+def login_send_code(
+    request: Request, outofband: OutOfBandDep, lang: LangDep,
+    login_challenge: Annotated[str, Form(max_length=40)] = "",
+    second_factor: Annotated[str, Form(max_length=20)] = "",
+    csrf_token: Annotated[str, Form(max_length=100)] = "",
+    next: Annotated[str, Form(max_length=500)] = "/",
+) -> Response:
+    """The login's second step: send a code (or emoji) by e-mail or SMS for the login
+    challenge the password step returned (paced per customer; ``identity/outofband.py``)."""
+    check_csrf(request.cookies.get(LOGIN_CSRF_COOKIE), csrf_token)
+    probe = Response()
+    ensure_device(request, probe)
+    try:
+        delivery = outofband.send_for_login(login_challenge=login_challenge,
+                                            method=second_factor,
+                                            context=request_context(request))
+    except LoginFailed:
+        return _login_again(request, lang, next, probe,
+                            error=translate("otp.login_expired", lang))
+    except KabuguardError as exc:
+        return _second_step(request, outofband, lang, next, probe, login_challenge,
+                            error=localized_error(exc, lang), status_code=exc.status)
+    return _second_step(request, outofband, lang, next, probe, login_challenge,
+                        delivery=delivery, status_code=200)
+
+
+@router.post("/login/code")
+def login_code(
+    request: Request, outofband: OutOfBandDep, lang: LangDep,
+    login_challenge: Annotated[str, Form(max_length=40)] = "",
+    code: Annotated[str, Form(max_length=20)] = "",
+    emoji: Annotated[list[str] | None, Form(max_length=8)] = None,
+    csrf_token: Annotated[str, Form(max_length=100)] = "",
+    next: Annotated[str, Form(max_length=500)] = "/",
+) -> Response:
+    """The login's second step: the code received, or the emoji picked in order. A
+    wrong answer shows the same form again while the code has attempts left."""
+    check_csrf(request.cookies.get(LOGIN_CSRF_COOKIE), csrf_token)
+    probe = Response()
+    ensure_device(request, probe)
+    picks = [pick for pick in emoji or [] if pick]
+    try:
+        result = outofband.login(login_challenge=login_challenge,
+                                 answer=picks[:16] if emoji else code,
+                                 context=request_context(request))
+    except LoginFailed:
+        return _login_again(request, lang, next, probe,
+                            error=translate("otp.login_expired", lang))
+    except KabuguardError as exc:
+        return _second_step(request, outofband, lang, next, probe, login_challenge,
+                            error=localized_error(exc, lang), status_code=exc.status)
+    return _logged_in(result.token, next, probe)
+
+
+def _second_step(request: Request, outofband: OutOfBandService, lang: str, next_path: str,
+                 probe: Response, login_challenge: str, *, error: str | None = None,
+                 delivery: Delivery | None = None, status_code: int = 401) -> Response:
+    """The login's second step again: the form for the code waiting for an answer, or
+    the choice of methods; the password form once the login itself has expired."""
+    try:
+        methods = outofband.methods_for_login(login_challenge)
+    except LoginFailed:
+        return _login_again(request, lang, next_path, probe,
+                            error=translate("otp.login_expired", lang))
+    delivery = delivery or outofband.pending_for_login(login_challenge)
+    return _login_again(request, lang, next_path, probe, error=error,
+                        login_challenge=login_challenge, methods=methods, delivery=delivery,
+                        status_code=status_code)
 
 
 @router.post("/login/totp")
@@ -124,12 +205,16 @@ def login_totp(
 
 
 def _login_again(request: Request, lang: str, next_path: str, probe: Response, *,
-                 error: str, login_challenge: str | None = None,
+                 error: str | None, login_challenge: str | None = None,
+                 methods: list[str] | None = None, delivery: Delivery | None = None,
                  status_code: int = 401) -> Response:
     token = secrets.token_urlsafe(32)
     response = render(request, "customer/login.html", lang=lang, status_code=status_code,
                       csrf_token=token, next=safe_next(next_path), error=error, notice=None,
-                      login_challenge=login_challenge)
+                      login_challenge=login_challenge, methods=methods, delivery=delivery,
+                      delivery_minutes=delivery.minutes_left(request.app.state.services
+                                                             .identity.clock())
+                      if delivery else None)
     set_cookie(response, LOGIN_CSRF_COOKIE, token)
     _copy_cookies(probe, response)
     return response

@@ -19,11 +19,13 @@ import anyio
 import segno
 from fastapi import APIRouter, Depends, Form, Header, Request
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.datastructures import FormData
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from kabuguard.domain.errors import KabuguardError
 from kabuguard.guard.actions import Action
 from kabuguard.identity.interfaces import SessionInfo
+from kabuguard.identity.outofband import Delivery
 from kabuguard.identity.passkeys import PasskeyService
 from kabuguard.identity.services import IdentityService
 from kabuguard.web.customer.forms import error_text, notice_text
@@ -32,6 +34,7 @@ from kabuguard.web.deps import (
     AuthenticatorAppDep,
     IdentityDep,
     LangDep,
+    OutOfBandDep,
     PasskeysDep,
     WebSessionDep,
     get_web_session,
@@ -196,6 +199,61 @@ async def step_up_totp(request: Request, session: WebSessionDep, app: Authentica
     response = RedirectResponse(target, status_code=307)
     set_cookie(response, SESSION_COOKIE, token)
     return response
+
+
+@router.post("/step-up/code/send")
+async def step_up_send_code(request: Request, session: WebSessionDep, outofband: OutOfBandDep,
+                            lang: LangDep) -> Response:
+    """Send a code (or emoji) by e-mail or SMS for the action being confirmed, then
+    show its form; the original form rides along in hidden fields."""
+    form = await request.form()
+    check_csrf(session.csrf_token, str(form.get("csrf_token") or ""))
+    action = str(form.get("resume_action") or "")
+    try:
+        delivery = await anyio.to_thread.run_sync(functools.partial(
+            outofband.send_for_step_up, session, method=str(form.get("second_factor") or ""),
+            action=action, context=request_context(request, session=session.public_id)))
+    except KabuguardError as exc:
+        return _step_up_again(request, form, lang, error=error_text(exc, lang),
+                              status_code=exc.status)
+    return _step_up_again(request, form, lang, delivery=delivery, status_code=200)
+
+
+@router.post("/step-up/code")
+async def step_up_code(request: Request, session: WebSessionDep, outofband: OutOfBandDep,
+                       lang: LangDep) -> Response:
+    """Confirm with the code received or the emoji picked in order, then resume the
+    action: a 307 redirect makes the browser send the carried form again, now with
+    the fresh session."""
+    form = await request.form()
+    check_csrf(session.csrf_token, str(form.get("csrf_token") or ""))
+    target = safe_next(str(form.get("resume_to") or "/"))
+    picks = [v for v in form.getlist("emoji") if isinstance(v, str) and v][:16]
+    answer: str | list[str] = picks if form.getlist("emoji") else str(form.get("code") or "")
+    try:
+        token, _fresh = await anyio.to_thread.run_sync(functools.partial(
+            outofband.step_up, session, _token(request), answer=answer,
+            context=request_context(request, session=session.public_id)))
+    except KabuguardError as exc:
+        return _step_up_again(request, form, lang, error=error_text(exc, lang),
+                              status_code=exc.status)
+    response = RedirectResponse(target, status_code=307)
+    set_cookie(response, SESSION_COOKIE, token)
+    return response
+
+
+def _step_up_again(request: Request, form: FormData, lang: str, *, error: str | None = None,
+                   delivery: Delivery | None = None, status_code: int = 401) -> Response:
+    """The ``otp`` step-up page again, with the carried form (``render_step_up`` drops
+    the step-up's own fields)."""
+    action = str(form.get("resume_action") or "")
+    fields = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
+    return render_step_up(request, action=action if action in set(Action) else "",
+                          level="otp", reasons=[], fields=fields,
+                          target=safe_next(str(form.get("resume_to") or "/")),
+                          message=translate("error.step_up_required", lang,
+                                            level_name=translate("level.otp", lang)),
+                          error=error, delivery=delivery, status_code=status_code)
 
 
 @router.post("/security/sessions/{public_id}/revoke")

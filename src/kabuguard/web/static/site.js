@@ -143,7 +143,48 @@
     poll();
   }
 
+  // -- emoji challenge: tap the emoji in the order sent ------------------------------
+  // Without script the page offers one drop-down per emoji; with it, the grid fills
+  // them in the order tapped.
+  function setupEmojiChallenge(form) {
+    var grid = form.querySelector("#emoji-grid");
+    var clear = form.querySelector("#emoji-clear");
+    var slots = Array.prototype.slice.call(form.querySelectorAll("select[name=emoji]"));
+    if (!grid || !slots.length) { return; }
+
+    function refresh() {
+      var chosen = slots.map(function (s) { return s.value; });
+      Array.prototype.forEach.call(grid.querySelectorAll(".emoji-choice"), function (b) {
+        var at = chosen.indexOf(b.dataset.emoji);
+        b.setAttribute("aria-pressed", at >= 0 ? "true" : "false");
+        b.dataset.order = at >= 0 ? String(at + 1) : "";
+      });
+    }
+
+    grid.addEventListener("click", function (event) {
+      var button = event.target.closest(".emoji-choice");
+      if (!button) { return; }
+      var symbol = button.dataset.emoji;
+      if (slots.some(function (s) { return s.value === symbol; })) { return; }
+      var free = slots.filter(function (s) { return !s.value; })[0];
+      if (free) { free.value = symbol; }
+      refresh();
+    });
+    if (clear) {
+      clear.hidden = false;
+      clear.addEventListener("click", function () {
+        slots.forEach(function (s) { s.value = ""; });
+        refresh();
+      });
+    }
+    form.addEventListener("change", refresh);
+    grid.hidden = false;
+    refresh();
+  }
+
   function start() {
+    var emojiForm = document.getElementById("emoji-form");
+    if (emojiForm) { setupEmojiChallenge(emojiForm); }
     var form = document.getElementById("order-form");
     if (form) { setupOrderForm(form); }
     var panel = document.querySelector("[data-quote-symbol]");
