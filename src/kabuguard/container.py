@@ -17,6 +17,8 @@ from kabuguard.identity.authenticator_app import AuthenticatorAppService
 from kabuguard.identity.breached import BreachedPasswords
 from kabuguard.identity.passkeys import PasskeyService
 from kabuguard.identity.passwords import PasswordService
+from kabuguard.identity.removal import MfaRemovalService
+from kabuguard.identity.self_lock import SelfLockService
 from kabuguard.identity.services import IdentityService
 from kabuguard.identity.webauthn import RelyingParty
 from kabuguard.journal import Journal
@@ -40,6 +42,8 @@ class Services:
     bus: InProcessBus
     relay: OutboxRelay
     notifier: SqlNotifier
+    removals: MfaRemovalService
+    self_lock: SelfLockService
 
     def close(self) -> None:
         self.db.dispose()
@@ -67,10 +71,13 @@ def build_services(settings: Settings, *, clock: Clock = utcnow,
         max_withdrawal_yen=settings.max_withdrawal_yen, clock=clock,
     )
     bus = InProcessBus()
+    notifier = SqlNotifier(cipher)
     return Services(settings=settings, db=db, cipher=cipher, audit=audit, journal=journal,
                     guard=guard, identity=identity,
                     authenticator_app=AuthenticatorAppService(identity),
                     passkeys=PasskeyService(identity, RelyingParty(
                         rp_id=settings.webauthn_rp_id, rp_name="Kabuguard Securities",
                         origins=settings.origins)), broker=broker, bus=bus,
-                    relay=OutboxRelay(db, bus, clock=clock), notifier=SqlNotifier(cipher))
+                    relay=OutboxRelay(db, bus, clock=clock), notifier=notifier,
+                    removals=MfaRemovalService(identity, notifier=notifier),
+                    self_lock=SelfLockService(identity, notifier=notifier))

@@ -25,6 +25,9 @@ class Customer(Base):
     # customer re-verifies (a passkey login does, and resets the count).
     failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     password_locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The customer's own lock (自己ロック, identity/self_lock.py): every session ends,
+    # and a login opens only an unlock session until the customer re-verifies.
+    self_locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class WebSession(Base):
@@ -48,6 +51,9 @@ class WebSession(Base):
     # guard compares both with the policy's level and freshness for each action.
     auth_level: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     authenticated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # None: a full session. "unlock": opened while the account was self-locked; it can
+    # do nothing but unlock (identity/self_lock.py).
+    scope: Mapped[str | None] = mapped_column(String(20))
 
 
 class LoginRecord(Base):
@@ -64,6 +70,8 @@ class LoginRecord(Base):
     channel: Mapped[str] = mapped_column(String(20))
     outcome: Mapped[str] = mapped_column(String(30))
     success: Mapped[bool] = mapped_column(Boolean)
+    # The methods used, comma-separated interchange spellings ("password,totp").
+    methods: Mapped[str | None] = mapped_column(String(60))
 
 
 class Passkey(Base):
@@ -117,3 +125,29 @@ class TotpAuthenticator(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class PendingMfaRemoval(Base):
+    """A removal of the customer's last strong method, waiting out the policy's
+    cooling-off (identity/removal.py). The method keeps working until ``effective_at``;
+    the customer may cancel until then. Exactly one of ``cancelled_at`` and ``done_at``
+    ends it; neither set means pending."""
+
+    __tablename__ = "mfa_pending_removals"
+    __table_args__ = (Index("ix_mfa_pending_removals_effective_at", "effective_at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), index=True)
+    method: Mapped[str] = mapped_column(String(20))  # "passkey" or "totp" (Method)
+    # Passkey credential id (base64url) or the authenticator app's row id.
+    credential: Mapped[str] = mapped_column(String(400))
+    name: Mapped[str | None] = mapped_column(String(60))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    effective_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Where the request came from: the ``mfa_change`` event that marks the removal
+    # taking effect carries it, so the risk engine sees who asked, not the scheduler.
+    requested_ip: Mapped[str] = mapped_column(String(45))
+    requested_channel: Mapped[str] = mapped_column(String(20))
+    requested_session: Mapped[str | None] = mapped_column(String(40))

@@ -16,7 +16,7 @@ from starlette.responses import RedirectResponse, Response
 
 from kabuguard.domain.errors import KabuguardError
 from kabuguard.guard.interfaces import StepUpRequired
-from kabuguard.identity.interfaces import LoginFailed
+from kabuguard.identity.interfaces import UNLOCK_SCOPE, AccountLocked, LoginFailed
 from kabuguard.web.deps import (
     AuthenticatorAppDep,
     BrokerDep,
@@ -90,14 +90,19 @@ def login_submit(
                                          context=request_context(request))
     except LoginFailed:
         return _login_again(request, lang, next, probe, error=translate("login.failed", lang))
+    except AccountLocked as exc:
+        # The customer locked the account (the password was right): say how to unlock.
+        return _login_again(request, lang, next, probe, status_code=exc.status,
+                            error=translate(f"selflock.refused_{exc.unlock}", lang))
     except StepUpRequired as exc:
         # The password was right but the policy wants more: the second step, an
         # authenticator-app code with the single-use login challenge, or a passkey.
         level = str(exc.params.get("level"))
+        key = "login.second_step_" + ("otp" if level == "otp" else "passkey")
+        if exc.params.get("account_locked"):
+            key = "selflock.refused_app"  # the code opens the unlock page
         return _login_again(
-            request, lang, next, probe, status_code=401,
-            error=translate("login.second_step_" + ("otp" if level == "otp" else "passkey"),
-                            lang),
+            request, lang, next, probe, status_code=401, error=translate(key, lang),
             login_challenge=exc.params.get("login_challenge") if level == "otp" else None)
     return _logged_in(result.token, next, probe)
 
@@ -120,6 +125,8 @@ def login_totp(
     except KabuguardError as exc:
         # The challenge is single-use: the customer starts again from the password.
         return _login_again(request, lang, next, probe, error=localized_error(exc, lang))
+    if result.session.scope == UNLOCK_SCOPE:
+        return _logged_in(result.token, "/unlock", probe)
     return _logged_in(result.token, next, probe)
 
 
