@@ -8,6 +8,7 @@ import html
 import re
 from datetime import timedelta
 
+import pyotp
 import pytest
 from fastapi.testclient import TestClient
 
@@ -146,3 +147,27 @@ def test_forbid_is_explained_in_japanese_and_changes_nothing(database_url, clock
                         data={"csrf_token": hidden(page, "csrf_token")}, follow_redirects=False)
         assert "register another passkey first" in r.text
         assert SESSION_COOKIE in client.cookies
+
+
+def test_the_last_app_asks_for_a_code_then_is_scheduled(env, clock):
+    services, client = env
+    account = make_customer(services, login_id="srm4")
+    log_in(client, "srm4")
+    page = client.post("/security/totp",
+                       data={"csrf_token": meta_csrf(client.get("/security").text)}).text
+    totp = pyotp.TOTP(page.split('id="totp-secret">')[1].split("<")[0].replace(" ", ""))
+    client.post("/security/totp/confirm", data={"csrf_token": meta_csrf(page),
+                                                "code": totp.at(clock.now)})
+    page = client.get("/security").text
+    assert 'id="totp-remove"' in page
+    r = client.post("/security/totp/remove", data={"csrf_token": hidden(page, "csrf_token")},
+                    follow_redirects=False)
+    assert r.status_code == 401 and 'id="totp-step-up"' in r.text
+    clock.advance(timedelta(seconds=30))
+    # The code resumes the removal (a 307 re-sends the carried form).
+    done = client.post("/step-up/totp", data={
+        "csrf_token": hidden(r.text, "csrf_token"), "resume_to": "/security/totp/remove",
+        "resume_action": "mfa_remove", "code": totp.at(clock.now)})
+    assert done.status_code == 200 and "削除を受け付けました" in done.text
+    assert 'id="totp-removal"' in done.text and 'id="totp-remove"' not in done.text
+    assert [r["method"] for r in services.removals.pending(account)] == ["totp"]
