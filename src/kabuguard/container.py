@@ -20,6 +20,8 @@ from kabuguard.identity.outofband import derive_code_key as derive_oob_key
 from kabuguard.identity.passkeys import PasskeyService
 from kabuguard.identity.passwords import PasswordService
 from kabuguard.identity.recovery import RecoveryService, derive_code_key
+from kabuguard.identity.removal import MfaRemovalService
+from kabuguard.identity.self_lock import SelfLockService
 from kabuguard.identity.services import IdentityService
 from kabuguard.identity.webauthn import RelyingParty
 from kabuguard.journal import Journal
@@ -45,6 +47,8 @@ class Services:
     bus: InProcessBus
     relay: OutboxRelay
     notifier: SqlNotifier
+    removals: MfaRemovalService
+    self_lock: SelfLockService
 
     def close(self) -> None:
         self.db.dispose()
@@ -84,4 +88,6 @@ def build_services(settings: Settings, *, clock: Clock = utcnow,
                     passkeys=PasskeyService(identity, RelyingParty(
                         rp_id=settings.webauthn_rp_id, rp_name="Kabuguard Securities",
                         origins=settings.origins)), broker=broker, bus=bus,
-                    relay=OutboxRelay(db, bus, clock=clock), notifier=notifier)
+                    relay=OutboxRelay(db, bus, clock=clock), notifier=notifier,
+                    removals=MfaRemovalService(identity, notifier=notifier),
+                    self_lock=SelfLockService(identity, notifier=notifier))

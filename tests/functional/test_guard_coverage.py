@@ -57,6 +57,20 @@ NOT_GUARDED = {
     ("POST", "/step-up/code"): "is the step-up the guard asks for (site)",
     ("POST", "/api/v1/step-up/code/send"): "as /step-up/code/send, for the API",
     ("POST", "/api/v1/step-up/code"): "is the step-up the guard asks for",
+    ("POST", "/security/mfa-removals/{removal_id}/cancel"): "cancels a scheduled MFA "
+        "removal: keeps a method and weakens nothing, so the session (and CSRF) suffice",
+    ("DELETE", "/api/v1/mfa-removals/{removal_id}"): "cancels a scheduled MFA removal (API)",
+    ("POST", "/security/lock"): "self-lock: only takes access away (every session ends); "
+                                "an intruder who locks the account helps its owner",
+    ("POST", "/api/v1/lock"): "self-lock (API), as /security/lock",
+    ("POST", "/lock"): "self-lock without a session: SelfLockService.lock_with_password "
+                       "checks the password as the login does (throttle, failure count)",
+    ("POST", "/api/v1/lock/password"): "self-lock without a session (API), as /lock",
+    ("POST", "/unlock"): "SelfLockService.unlock requires the unlock-only session's proof "
+                         "at the customer's strongest enrolled level, fresh; that session's "
+                         "login asked the guard (Action.LOGIN)",
+    ("POST", "/api/v1/unlock"): "the unlock (API), as /unlock",
+    ("POST", "/unlock/cancel"): "ends the caller's own unlock-only session",
 }
 
 
@@ -109,6 +123,10 @@ def test_the_money_routes_declare_the_right_action(app):
         ("PATCH", "/api/v1/profile"): Action.CONTACT_CHANGE,
         ("POST", "/profile/email"): Action.CONTACT_CHANGE,
         ("POST", "/profile/phone"): Action.CONTACT_CHANGE,
+        ("POST", "/security/passkeys/{credential_id}/remove"): Action.MFA_REMOVE,
+        ("POST", "/security/totp/remove"): Action.MFA_REMOVE,
+        ("DELETE", "/api/v1/passkeys/{credential_id}"): Action.MFA_REMOVE,
+        ("DELETE", "/api/v1/totp"): Action.MFA_REMOVE,
     }
     routes = {(m, p): r for m, p, r in api_routes(app)}
     for key, action in expected.items():

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from enum import StrEnum
 from importlib import resources
 from pathlib import Path
 
@@ -62,6 +63,32 @@ OTP_METHODS = (Method.TOTP, Method.EMAIL_OTP, Method.SMS_OTP, Method.EMOJI)
 # A policy without ``otp_methods`` offers what kabuguard offered before it had the
 # others: an authenticator app.
 DEFAULT_OTP_METHODS = (Method.TOTP,)
+class LastStrong(StrEnum):
+    """What removing the customer's last method at their strongest level does."""
+
+    IMMEDIATE = "immediate"
+    COOLING_OFF = "cooling_off"  # scheduled: takes effect after ``cooling_off``
+    FORBID = "forbid"  # refused: the customer registers another one first
+
+
+MAX_REMOVAL_COOLING_OFF = timedelta(days=30)
+MAX_REMOVAL_STEP_UP_AGE = timedelta(hours=1)
+
+
+@dataclass(frozen=True, slots=True)
+class MfaRemoval:
+    """The ``mfa_removal`` section: removing the last passkey (or the last
+    authenticator app of a customer without a passkey) is what an intruder does to
+    keep the account, so it needs a fresh step-up at that method's own level (no older
+    than ``max_age``) and then what ``last_strong`` says. Removing any other method
+    only needs the policy's ``mfa_remove`` requirement.
+
+    Absent from a file, the section means a 72-hour cooling-off: a forgotten section
+    must not fall back to the weakest rule (as with a forgotten action)."""
+
+    last_strong: LastStrong = LastStrong.COOLING_OFF
+    cooling_off: timedelta = timedelta(hours=72)
+    max_age: timedelta = timedelta(minutes=5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +104,7 @@ class Policy:
     # them, and the emoji challenge's shape when ``emoji`` is among them.
     otp_methods: tuple[Method, ...] = DEFAULT_OTP_METHODS
     emoji: EmojiPreset | None = None
+    mfa_removal: MfaRemoval = field(default_factory=MfaRemoval)
 
     def requirement(self, action: Action, channel: Channel) -> Requirement:
         return self.channels.get((action, channel), self.actions[action])
@@ -169,7 +197,7 @@ def parse_policy(text: str, *, source: str = "<policy>") -> Policy:
     r = _Reader(source)
     top = r.mapping(root, "the policy")
     r.only(top, {"version", "name", "description", "actions", "channels", "interim",
-                 "otp_methods", "emoji"}, "the policy")
+                 "otp_methods", "emoji", "mfa_removal"}, "the policy")
     for required in ("version", "name", "actions"):
         if required not in top:
             raise r.fail(root, f"the policy needs '{required}'")  # the file's first line
@@ -196,11 +224,13 @@ def parse_policy(text: str, *, source: str = "<policy>") -> Policy:
     otp_methods = (_otp_methods(r, top["otp_methods"][1]) if "otp_methods" in top
                    else DEFAULT_OTP_METHODS)
     emoji = _emoji(r, top, otp_methods)
+    removal = _mfa_removal(r, *top["mfa_removal"]) if "mfa_removal" in top else MfaRemoval()
     return Policy(name=r.scalar(top["name"][1], "name"), version=int(version_text),
                   description=(r.scalar(top["description"][1], "description")
                                if "description" in top else ""),
                   actions=actions, channels=channels, interim=interim, source=source,
-                  otp_methods=otp_methods, emoji=emoji)
+                  otp_methods=otp_methods, emoji=emoji,
+                  mfa_removal=removal)
 
 
 def _otp_methods(r: _Reader, node: Node) -> tuple[Method, ...]:
@@ -294,6 +324,62 @@ def _interim(r: _Reader, key: Node, node: Node) -> Interim:
     return Interim(until=until, level=r.level(fields["level"][1]), actions=frozenset(acts),
                    notice_ja=r.scalar(fields["notice_ja"][1], "notice_ja"),
                    notice_en=r.scalar(fields["notice_en"][1], "notice_en"))
+
+
+def _mfa_removal(r: _Reader, key: Node, node: Node) -> MfaRemoval:
+    fields = r.mapping(node, "mfa_removal")
+    r.only(fields, {"last_strong", "cooling_off", "max_age"}, "mfa_removal")
+    if "last_strong" not in fields:
+        raise r.fail(key, "mfa_removal needs 'last_strong' (cooling_off, forbid or immediate)")
+    mode_node = fields["last_strong"][1]
+    mode_text = r.scalar(mode_node, "last_strong")
+    try:
+        mode = LastStrong(mode_text)
+    except ValueError:
+        raise r.fail(mode_node, f"unknown last_strong '{mode_text}' (use "
+                                f"{', '.join(m.value for m in LastStrong)})") from None
+    defaults = MfaRemoval()
+    cooling_off = defaults.cooling_off
+    if mode is LastStrong.COOLING_OFF:
+        if "cooling_off" not in fields:
+            raise r.fail(mode_node, "last_strong: cooling_off needs a 'cooling_off' duration "
+                                    "such as 72h")
+        cooling_off = _bounded(r, fields["cooling_off"][1], "cooling_off",
+                               above_zero=True, at_most=MAX_REMOVAL_COOLING_OFF)
+    elif "cooling_off" in fields:
+        # Stated but unused: most likely the file means a cooling-off and says otherwise.
+        raise r.fail(fields["cooling_off"][0], f"cooling_off applies only with "
+                                               f"last_strong: cooling_off (not {mode.value})")
+    max_age = defaults.max_age
+    if "max_age" in fields:
+        max_age = _bounded(r, fields["max_age"][1], "max_age", above_zero=False,
+                           at_most=MAX_REMOVAL_STEP_UP_AGE)
+    return MfaRemoval(last_strong=mode, cooling_off=cooling_off, max_age=max_age)
+
+
+def _bounded(r: _Reader, node: Node, what: str, *, above_zero: bool,
+             at_most: timedelta) -> timedelta:
+    try:
+        value = parse_duration(r.scalar(node, what))
+    except ValueError as exc:
+        raise r.fail(node, str(exc)) from None
+    if above_zero and value <= timedelta(0):
+        raise r.fail(node, f"{what} must be longer than 0")
+    if value > at_most:
+        raise r.fail(node, f"{what} must be at most {_duration_text(at_most)}")
+    return value
+
+
+def _duration_text(value: timedelta) -> str:
+    """
+    >>> _duration_text(timedelta(days=30)), _duration_text(timedelta(hours=1))
+    ('30d', '1h')
+    """
+    seconds = int(value.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 PRESETS = ("baseline_2024", "email_otp_mandatory", "emoji_all_trades",

@@ -11,7 +11,7 @@ from kabuguard.domain.assurance import Level
 from kabuguard.domain.events import RequestContext
 from kabuguard.guard.actions import Action
 from kabuguard.guard.interfaces import Actor, Decision, Outcome
-from kabuguard.guard.policy import Policy
+from kabuguard.guard.policy import LastStrong, Policy
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +118,35 @@ class Guard:
                         reasons=tuple(reasons), sources=tuple(sources),
                         policy=self.policy.name)
 
+    def check_last_strong_removal(self, actor: Actor, *, method_level: Level,
+                                  now: datetime) -> Decision:
+        """The policy's ``mfa_removal`` rule for removing the customer's last method at
+        their strongest level (``method_level``: PHISHING_RESISTANT for the last passkey,
+        OTP for the authenticator app of a customer without one). It comes on top of
+        the ``mfa_remove`` requirement the route has already passed through ``check``
+        (risk scored there once), so it adds no risk score of its own.
+
+        Returns DENY (reason ``last_strong_forbidden``) when the policy forbids it;
+        CHALLENGE at ``method_level`` when the session's latest proof is weaker, or older
+        than ``mfa_removal.max_age``; else ALLOW, and the caller removes at once or
+        schedules as ``policy.mfa_removal.last_strong`` says. Never raises."""
+        rule = self.policy.mfa_removal
+        source = f"policy:{self.policy.name}"
+        if rule.last_strong is LastStrong.FORBID:
+            return Decision(Outcome.DENY, Action.MFA_REMOVE,
+                            reasons=("last_strong_method", "last_strong_forbidden"),
+                            sources=(source,), policy=self.policy.name)
+        reasons = ["last_strong_method"]
+        if actor.level is None or actor.level < method_level:
+            reasons.append("level_too_low")
+        elif actor.authenticated_at is None or now - actor.authenticated_at > rule.max_age:
+            reasons.append("stale_authentication")
+        if len(reasons) > 1:
+            return Decision(Outcome.CHALLENGE, Action.MFA_REMOVE, required_level=method_level,
+                            reasons=tuple(reasons), sources=(source,),
+                            policy=self.policy.name)
+        return Decision(Outcome.ALLOW, Action.MFA_REMOVE, reasons=tuple(reasons),
+                        sources=(source,), policy=self.policy.name)
 
 def _once(level: Level | Callable[[], Level]) -> Callable[[], Level]:
     """``level`` as a function that computes it at most once.

@@ -28,6 +28,9 @@ class Customer(Base):
     # After an account recovery: until then withdrawals, bank account and contact
     # changes and MFA removals are refused on every channel (identity/cooling_off.py).
     recovery_cooling_off_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The customer's own lock (自己ロック, identity/self_lock.py): every session ends,
+    # and a login opens only an unlock session until the customer re-verifies.
+    self_locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class WebSession(Base):
@@ -55,6 +58,9 @@ class WebSession(Base):
     # latest step-up, and the action it was made for, until an action spends it.
     step_up_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     step_up_action: Mapped[str | None] = mapped_column(String(30))
+    # None: a full session. "unlock": opened while the account was self-locked; it can
+    # do nothing but unlock (identity/self_lock.py).
+    scope: Mapped[str | None] = mapped_column(String(20))
 
 
 class LoginRecord(Base):
@@ -71,6 +77,8 @@ class LoginRecord(Base):
     channel: Mapped[str] = mapped_column(String(20))
     outcome: Mapped[str] = mapped_column(String(30))
     success: Mapped[bool] = mapped_column(Boolean)
+    # The methods used, comma-separated interchange spellings ("password,totp").
+    methods: Mapped[str | None] = mapped_column(String(60))
 
 
 class Passkey(Base):
@@ -172,3 +180,27 @@ class OutOfBandChallenge(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     consumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+class PendingMfaRemoval(Base):
+    """A removal of the customer's last strong method, waiting out the policy's
+    cooling-off (identity/removal.py). The method keeps working until ``effective_at``;
+    the customer may cancel until then. Exactly one of ``cancelled_at`` and ``done_at``
+    ends it; neither set means pending."""
+
+    __tablename__ = "mfa_pending_removals"
+    __table_args__ = (Index("ix_mfa_pending_removals_effective_at", "effective_at"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"), index=True)
+    method: Mapped[str] = mapped_column(String(20))  # "passkey" or "totp" (Method)
+    # Passkey credential id (base64url) or the authenticator app's row id.
+    credential: Mapped[str] = mapped_column(String(400))
+    name: Mapped[str | None] = mapped_column(String(60))
+    requested_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    effective_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Where the request came from: the ``mfa_change`` event that marks the removal
+    # taking effect carries it, so the risk engine sees who asked, not the scheduler.
+    requested_ip: Mapped[str] = mapped_column(String(45))
+    requested_channel: Mapped[str] = mapped_column(String(20))
+    requested_session: Mapped[str | None] = mapped_column(String(40))

@@ -33,6 +33,8 @@ from kabuguard.guard.services import Guard
 from kabuguard.identity.breached import BreachedPasswords
 from kabuguard.identity.cooling_off import restrictions_for
 from kabuguard.identity.interfaces import (
+    UNLOCK_SCOPE,
+    AccountLocked,
     LoginFailed,
     LoginResult,
     SessionInfo,
@@ -199,6 +201,8 @@ class IdentityService:
         customer, ok, locked = self._verify_password(login_id=login_id, password=password,
                                                      context=context, now=now)
         login_token = self.cipher.token("login", login_id)
+        if ok and customer is not None and customer.self_locked_at is not None:
+            self._refuse_self_locked(customer.id, login_token, context, now)
         decision = None
         if ok and customer is not None:
             # The guard decides whether a password is enough to log in here, from this
@@ -212,7 +216,8 @@ class IdentityService:
                 session.add(LoginRecord(customer_id=customer.id, ts=now, ip=context.ip,
                                         user_agent=context.user_agent,
                                         channel=str(context.channel),
-                                        outcome="second_factor_required", success=False))
+                                        outcome="second_factor_required", success=False,
+                                        methods="password"))
                 self.journal.record_admin(
                     session, ts=now, actor=f"customer:{customer.id}", action="login_refused",
                     subject=customer.id, payload={"decision": decision.to_dict(),
@@ -277,7 +282,7 @@ class IdentityService:
         session.add(LoginRecord(customer_id=customer.id if customer else None, ts=now,
                                 ip=context.ip, user_agent=context.user_agent,
                                 channel=str(context.channel), outcome=outcome,
-                                success=False))
+                                success=False, methods="password"))
         self.journal.record(session, Event(
             new_id("evt"), now, EventType.LOGIN, customer.id if customer else None,
             context, {"login_id": login_token, "outcome": outcome,
@@ -301,6 +306,32 @@ class IdentityService:
                                           login_token=self.cipher.token("login", login_id),
                                           context=context, now=now)
         raise LoginFailed(LOGIN_FAILED_MESSAGE)
+
+    def _refuse_self_locked(self, customer_id: str, login_token: str,
+                            context: RequestContext, now: datetime) -> None:
+        """The password was right but the customer has locked the account: record the
+        refusal, then raise what the login page shows. A customer whose strongest
+        method is the authenticator app gets the login's second step (its session will
+        be unlock-only); one with a passkey is told to log in with it; one with neither
+        is sent to the support desk (a password alone must not undo the lock)."""
+        strongest = self.strongest_registered(customer_id)
+        with self.db.write() as session:
+            session.add(LoginRecord(customer_id=customer_id, ts=now, ip=context.ip,
+                                    user_agent=context.user_agent,
+                                    channel=str(context.channel), outcome="self_locked",
+                                    success=False, methods="password"))
+            self.journal.record(session, Event(
+                new_id("evt"), now, EventType.LOGIN, customer_id, context,
+                {"login_id": login_token, "outcome": "locked", "methods": ["password"]}),
+                actor="anonymous", audit_extra={"self_locked": True})
+        if strongest is Level.OTP:
+            decision = Decision(Outcome.CHALLENGE, Action.LOGIN, required_level=Level.OTP,
+                                reasons=("self_locked",), sources=("self_lock",),
+                                policy=self.guard.policy.name)
+            raise StepUpRequired(decision, account_locked=True,
+                                 login_challenge=self._login_challenge(customer_id, now))
+        raise AccountLocked(unlock="passkey" if strongest is Level.PHISHING_RESISTANT
+                            else "support")
 
     def _count_failure(self, session: Session, customer_id: str, context: RequestContext,
                        now: datetime) -> None:
@@ -376,7 +407,13 @@ class IdentityService:
                      level: Level, methods: list[str], context: RequestContext,
                      now: datetime) -> LoginResult:
         """Start a session after a successful login ceremony, in the caller's
-        transaction: the session row, the login record and the ``login`` event."""
+        transaction: the session row, the login record and the ``login`` event.
+
+        The customer's row is locked first (``self_lock`` takes the same lock): a login
+        racing a self-lock either finishes before it, and the lock ends its session, or
+        after it, and gets an unlock-only session."""
+        customer = session.get(Customer, customer_id, with_for_update=True)
+        scope = UNLOCK_SCOPE if customer is not None and customer.self_locked_at else None
         previous = session.execute(
             select(LoginRecord).where(LoginRecord.customer_id == customer_id,
                                       LoginRecord.success.is_(True))
@@ -388,11 +425,13 @@ class IdentityService:
             csrf_token=secrets.token_urlsafe(32), created_at=now, last_seen_at=now,
             ip=context.ip, user_agent=context.user_agent, device=context.device,
             channel=str(context.channel), auth_level=int(level), authenticated_at=now,
+            scope=scope,
         )
         session.add(web_session)
         session.add(LoginRecord(customer_id=customer_id, ts=now, ip=context.ip,
                                 user_agent=context.user_agent, channel=str(context.channel),
-                                outcome="success", success=True))
+                                outcome="unlock_only" if scope else "success", success=True,
+                                methods=",".join(methods)[:60]))
         ctx = RequestContext(ip=context.ip, channel=context.channel,
                              session=web_session.public_id, device=context.device,
                              user_agent=context.user_agent)
@@ -535,6 +574,16 @@ class IdentityService:
         methods = self.second_factors(customer_id)
         return level_of(methods) if methods else Level.PASSWORD
 
+    def strongest_registered(self, customer_id: str) -> Level:
+        """The best level among the authenticators the customer registered (a passkey,
+        a confirmed app), leaving out codes sent to the e-mail address or phone on
+        file. A self-lock is undone only with these: the customer locked the account
+        because someone may hold the password, and an infostealer that took the
+        password often holds the mailbox too."""
+        methods = [m for m in self.second_factors(customer_id)
+                   if m in (Method.PASSKEY, Method.TOTP)]
+        return level_of(methods) if methods else Level.PASSWORD
+
     def previous_login(self, customer_id: str, *, before: datetime) -> LoginRecord | None:
         """The last successful login strictly before ``before`` (a session's start)."""
         with self.db.read() as session:
@@ -623,12 +672,15 @@ class IdentityService:
             query = query.where(WebSession.public_id != keep)
         return session.execute(query.values(revoked_at=now)).rowcount
 
-    def login_history(self, customer_id: str, *, since: datetime) -> list[LoginRecord]:
+    def login_history(self, customer_id: str, *, since: datetime, limit: int = 500,
+                      offset: int = 0) -> list[LoginRecord]:
+        """The customer's login attempts since ``since``, newest first, a page at a time."""
         with self.db.read() as session:
             return list(session.execute(
                 select(LoginRecord).where(LoginRecord.customer_id == customer_id,
                                           LoginRecord.ts >= since)
-                .order_by(LoginRecord.ts.desc()).limit(500)
+                .order_by(LoginRecord.ts.desc(), LoginRecord.id.desc())
+                .limit(limit).offset(offset)
             ).scalars())
 
     @staticmethod
@@ -638,4 +690,4 @@ class IdentityService:
                            created_at=ws.created_at, channel=ws.channel,
                            auth_level=ws.auth_level, authenticated_at=ws.authenticated_at,
                            restrictions=restrictions, step_up_at=ws.step_up_at,
-                           step_up_action=ws.step_up_action)
+                           step_up_action=ws.step_up_action, scope=ws.scope)

@@ -17,15 +17,18 @@ from kabuguard import __version__
 from kabuguard.container import Services, build_services
 from kabuguard.logs import configure_logging
 from kabuguard.settings import Settings, load_settings
+from kabuguard.web.api.account_security import router as api_account_security_router
 from kabuguard.web.api.recovery import router as api_recovery_router
 from kabuguard.web.api.routes import router as api_router
 from kabuguard.web.customer.bank import router as bank_router
 from kabuguard.web.customer.cash import router as cash_router
+from kabuguard.web.customer.mfa_removal import router as mfa_removal_router
 from kabuguard.web.customer.orders import router as orders_router
 from kabuguard.web.customer.profile import router as profile_router
 from kabuguard.web.customer.recovery import router as recovery_router
 from kabuguard.web.customer.routes import router as customer_router
 from kabuguard.web.customer.security import router as security_router
+from kabuguard.web.customer.self_lock import router as self_lock_router
 from kabuguard.web.customer.trade import router as trade_router
 from kabuguard.web.errors import install_error_handlers
 from kabuguard.web.security import SecurityHeaders
@@ -34,10 +37,12 @@ log = structlog.get_logger(__name__)
 
 
 async def _background(services: Services, interval_seconds: float) -> None:
-    """Runs due orders (market opens, limits reached) and relays the outbox."""
+    """Runs due orders (market opens, limits reached), applies MFA removals whose
+    cooling-off has ended, and relays the outbox."""
     while True:
         try:
             await anyio.to_thread.run_sync(services.broker.run_due_orders)
+            await anyio.to_thread.run_sync(services.removals.run_due_removals)
             await anyio.to_thread.run_sync(services.relay.relay_once)
         except Exception:  # keep the loop alive; the error is logged with its traceback
             log.exception("background.failed")
@@ -72,6 +77,7 @@ def create_app(settings: Settings, *, services: Services | None = None,
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
 
     app.include_router(api_router)
+    app.include_router(api_account_security_router)
     app.include_router(customer_router)
     app.include_router(trade_router)
     app.include_router(orders_router)
@@ -81,6 +87,8 @@ def create_app(settings: Settings, *, services: Services | None = None,
     app.include_router(security_router)
     app.include_router(api_recovery_router)
     app.include_router(recovery_router)
+    app.include_router(mfa_removal_router)
+    app.include_router(self_lock_router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -11,10 +11,17 @@ from kabuguard.broker.services import BrokerService
 from kabuguard.container import Services
 from kabuguard.domain.events import Channel
 from kabuguard.identity.authenticator_app import AuthenticatorAppService
-from kabuguard.identity.interfaces import SessionInfo, SessionInvalid
+from kabuguard.identity.interfaces import (
+    UNLOCK_SCOPE,
+    SessionInfo,
+    SessionInvalid,
+    UnlockOnlySession,
+)
 from kabuguard.identity.outofband import OutOfBandService
 from kabuguard.identity.passkeys import PasskeyService
 from kabuguard.identity.recovery import RecoveryService
+from kabuguard.identity.removal import MfaRemovalService
+from kabuguard.identity.self_lock import SelfLockService
 from kabuguard.identity.services import IdentityService
 from kabuguard.web.i18n import LANG_COOKIE_NAME, pick_language
 from kabuguard.web.security import SESSION_COOKIE, device_id, request_context
@@ -50,6 +57,14 @@ async def get_recovery(request: Request) -> RecoveryService:
     return request.app.state.services.recovery
 
 
+async def get_removals(request: Request) -> MfaRemovalService:
+    return request.app.state.services.removals
+
+
+async def get_self_lock(request: Request) -> SelfLockService:
+    return request.app.state.services.self_lock
+
+
 def language_of(request: Request) -> str:
     return pick_language(request.cookies.get(LANG_COOKIE_NAME),
                          request.headers.get("accept-language"))
@@ -59,9 +74,10 @@ async def get_language(request: Request) -> str:
     return language_of(request)
 
 
-def get_web_session(request: Request, identity: Annotated[IdentityService, Depends(get_identity)]
-                    ) -> SessionInfo:
-    """The logged-in customer of a site page; SessionInvalid sends them to the login page."""
+def get_unlock_web_session(request: Request,
+                           identity: Annotated[IdentityService, Depends(get_identity)]
+                           ) -> SessionInfo:
+    """Any live site session, an unlock-only one included: for the unlock pages only."""
     info = identity.resolve_session(request.cookies.get(SESSION_COOKIE),
                                     device=device_id(request),
                                     context=request_context(request))
@@ -69,9 +85,20 @@ def get_web_session(request: Request, identity: Annotated[IdentityService, Depen
     return info
 
 
-def get_api_session(request: Request, identity: Annotated[IdentityService, Depends(get_identity)]
+async def get_web_session(info: Annotated[SessionInfo, Depends(get_unlock_web_session)]
                     ) -> SessionInfo:
-    """The API client's session from ``Authorization: Bearer <token>``."""
+    """The logged-in customer of a site page; SessionInvalid sends them to the login
+    page, and a session of a self-locked account (unlock-only) to the unlock page."""
+    if info.scope == UNLOCK_SCOPE:
+        raise UnlockOnlySession
+    return info
+
+
+def get_unlock_api_session(request: Request,
+                           identity: Annotated[IdentityService, Depends(get_identity)]
+                           ) -> SessionInfo:
+    """Any live API session from ``Authorization: Bearer <token>``, an unlock-only one
+    included: for the unlock call only."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
@@ -82,6 +109,14 @@ def get_api_session(request: Request, identity: Annotated[IdentityService, Depen
     return info
 
 
+async def get_api_session(info: Annotated[SessionInfo, Depends(get_unlock_api_session)]
+                    ) -> SessionInfo:
+    """The API client's session; an unlock-only one is refused (403)."""
+    if info.scope == UNLOCK_SCOPE:
+        raise UnlockOnlySession
+    return info
+
+
 ServicesDep = Annotated[Services, Depends(get_services)]
 BrokerDep = Annotated[BrokerService, Depends(get_broker)]
 IdentityDep = Annotated[IdentityService, Depends(get_identity)]
@@ -89,6 +124,10 @@ PasskeysDep = Annotated[PasskeyService, Depends(get_passkeys)]
 AuthenticatorAppDep = Annotated[AuthenticatorAppService, Depends(get_authenticator_app)]
 RecoveryDep = Annotated[RecoveryService, Depends(get_recovery)]
 OutOfBandDep = Annotated[OutOfBandService, Depends(get_outofband)]
+RemovalsDep = Annotated[MfaRemovalService, Depends(get_removals)]
+SelfLockDep = Annotated[SelfLockService, Depends(get_self_lock)]
 LangDep = Annotated[str, Depends(get_language)]
 WebSessionDep = Annotated[SessionInfo, Depends(get_web_session)]
 ApiSessionDep = Annotated[SessionInfo, Depends(get_api_session)]
+UnlockWebSessionDep = Annotated[SessionInfo, Depends(get_unlock_web_session)]
+UnlockApiSessionDep = Annotated[SessionInfo, Depends(get_unlock_api_session)]

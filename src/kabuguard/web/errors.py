@@ -20,7 +20,7 @@ from kabuguard.domain.assurance import Level
 from kabuguard.domain.errors import KabuguardError
 from kabuguard.guard.actions import Action
 from kabuguard.guard.interfaces import StepUpRequired
-from kabuguard.identity.interfaces import SessionInvalid
+from kabuguard.identity.interfaces import SessionInvalid, UnlockOnlySession
 from kabuguard.identity.outofband import Delivery
 from kabuguard.web.deps import language_of
 from kabuguard.web.i18n import MESSAGES, format_jst, translate
@@ -74,6 +74,9 @@ def install_error_handlers(app: FastAPI) -> None:
                                                 Level.OTP.label)
                 and getattr(request.state, "session", None) is not None):
             return await step_up_page(request, exc)
+        if isinstance(exc, UnlockOnlySession):
+            # The account is self-locked: this session's one page is the unlock page.
+            return RedirectResponse("/unlock", status_code=303)
         if isinstance(exc, SessionInvalid):
             target = request.url.path
             if request.url.query:

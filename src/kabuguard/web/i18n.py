@@ -656,6 +656,135 @@ MESSAGES: dict[str, dict[str, str]] = {
     "otp.login_expired": {
         "ja": "このログインは有効期限が切れたか、すでに使われています。もう一度ログインしてください。",
         "en": "This login has expired. Please log in again."},
+    # --- mfa removal and self lock ---
+    "removal.remove": {"ja": "削除", "en": "Remove"},
+    "removal.totp_remove": {"ja": "認証アプリの登録を削除", "en": "Remove the authenticator app"},
+    "removal.scheduled_for": {"ja": "{date} に削除予定", "en": "To be removed on {date}"},
+    "removal.pending_title": {"ja": "削除予定の認証方法", "en": "Scheduled removals"},
+    "removal.pending_intro": {
+        "ja": "最後のパスキー（パスキーがない場合は認証アプリ）の削除は、なりすましによる削除から"
+              "お客様を守るため、一定期間の後に行います。それまでは引き続きご利用いただけ、"
+              "お心当たりのない場合は取り消すことができます。",
+        "en": "Removing your last passkey (or your authenticator app, if you have no passkey) "
+              "takes effect only after a waiting period, to protect you from an intruder. "
+              "Until then it keeps working, and you can cancel the removal if it was not you."},
+    "removal.method": {"ja": "認証方法", "en": "Method"},
+    "removal.method_passkey": {"ja": "パスキー", "en": "Passkey"},
+    "removal.method_totp": {"ja": "認証アプリ", "en": "Authenticator app"},
+    "removal.requested_at": {"ja": "受付日時", "en": "Requested"},
+    "removal.effective_at": {"ja": "削除予定日時", "en": "Takes effect"},
+    "removal.cancel": {"ja": "削除を取り消す", "en": "Cancel removal"},
+    "removal.notice_removed": {"ja": "認証方法を削除しました。",
+                               "en": "The sign-in method was removed."},
+    "removal.notice_scheduled": {
+        "ja": "削除を受け付けました。削除予定日時までは引き続きご利用いただけます。"
+              "メールとSMSでもお知らせしました。",
+        "en": "Removal scheduled. The method keeps working until then; we have also told "
+              "you by e-mail and text message."},
+    "removal.notice_cancelled": {"ja": "削除を取り消しました。",
+                                 "en": "The removal was cancelled."},
+    "error.mfa_removal_forbidden": {
+        "ja": "最後の認証方法のため、当社の方針により削除できません。"
+              "先にパスキーをもう1つ登録してください。",
+        "en": "This is your last sign-in method of its kind and our policy does not allow "
+              "removing it: register another passkey first."},
+    "error.mfa_removal_already_scheduled": {"ja": "この認証方法はすでに削除予定です。",
+                                            "en": "This method is already scheduled for "
+                                                  "removal."},
+    "error.mfa_removal_not_pending": {"ja": "この削除予定はすでに実行済みか、取り消し済みです。",
+                                      "en": "This removal already took effect or was "
+                                            "cancelled."},
+    "error.mfa_method_not_found": {"ja": "該当する認証方法が登録されていません。",
+                                   "en": "No such sign-in method is registered."},
+    "error.mfa_removal_not_found": {"ja": "該当する削除予定がありません。",
+                                    "en": "No such scheduled removal."},
+    "history.methods": {"ja": "認証方法", "en": "Methods"},
+    "history.method_password": {"ja": "パスワード", "en": "Password"},
+    "history.method_totp": {"ja": "認証アプリ", "en": "Authenticator app"},
+    "history.method_passkey": {"ja": "パスキー", "en": "Passkey"},
+    "history.method_email_otp": {"ja": "メールのコード", "en": "E-mail code"},
+    "history.method_sms_otp": {"ja": "SMSのコード", "en": "SMS code"},
+    "history.method_emoji": {"ja": "絵文字認証", "en": "Emoji"},
+    "history.outcome_success": {"ja": "成功", "en": "Success"},
+    "history.outcome_bad_password": {"ja": "パスワード誤り", "en": "Wrong password"},
+    "history.outcome_bad_second_factor": {"ja": "認証コード誤り", "en": "Wrong code"},
+    "history.outcome_locked": {"ja": "ロック中", "en": "Locked"},
+    "history.outcome_second_factor_required": {"ja": "追加認証待ち",
+                                               "en": "Second step required"},
+    "history.outcome_self_locked": {"ja": "自己ロック中のため拒否",
+                                    "en": "Refused: account locked"},
+    "history.outcome_unlock_only": {"ja": "ロック解除のためのログイン",
+                                    "en": "Signed in to unlock"},
+    "history.newer": {"ja": "新しい履歴", "en": "Newer"},
+    "history.older": {"ja": "以前の履歴", "en": "Older"},
+    "selflock.title": {"ja": "ログインの一時停止（自己ロック）", "en": "Lock my account"},
+    "selflock.intro": {
+        "ja": "身に覚えのないログインや取引があるときは、すぐにアカウントをロックできます。"
+              "すべての端末のログインが終了し、解除するまでログイン・取引・出金・登録情報の"
+              "変更はできません。",
+        "en": "If you see a login or trade that was not yours, lock your account at once. "
+              "Every device is logged out, and nobody can log in, trade, withdraw or change "
+              "your details until you unlock it."},
+    "selflock.unlock_how_passkey": {"ja": "解除するには、パスキーでログインしてください。",
+                                    "en": "To unlock it, log in with your passkey."},
+    "selflock.unlock_how_app": {
+        "ja": "解除するには、パスワードと認証アプリのコードでログインしてください。",
+        "en": "To unlock it, log in with your password and authenticator-app code."},
+    "selflock.unlock_how_support": {
+        "ja": "パスキーも認証アプリも登録されていないため、解除にはサポートセンターでの"
+              "本人確認が必要です。",
+        "en": "You have no passkey or authenticator app, so unlocking needs our support "
+              "desk to verify your identity."},
+    "selflock.submit": {"ja": "今すぐロックする", "en": "Lock now"},
+    "selflock.link": {"ja": "ログインせずにアカウントをロックする",
+                      "en": "Lock my account without logging in"},
+    "selflock.form_intro": {
+        "ja": "不正にログインされたおそれがあるときは、ログインIDとパスワードでアカウントを"
+              "ロックできます。すべての端末のログインが終了します。",
+        "en": "If you think someone else has logged in, lock your account with your login ID "
+              "and password. Every device is logged out."},
+    "selflock.done": {"ja": "アカウントをロックしました。すべての端末のログインを終了しました。",
+                      "en": "Your account is locked and every device has been logged out."},
+    "selflock.done_next": {
+        "ja": "解除するには、パスキー（お持ちでない場合はパスワードと認証アプリのコード）で"
+              "ログインしてください。どちらもお持ちでない場合は、サポートセンターにご連絡ください。",
+        "en": "To unlock it, log in with your passkey (or, without one, your password and "
+              "authenticator-app code). If you have neither, please call our support desk."},
+    "selflock.refused_passkey": {
+        "ja": "このアカウントはお客様のお申し出によりロックされています。"
+              "解除するには、パスキーでログインしてください。",
+        "en": "This account is locked at your request. To unlock it, log in with your "
+              "passkey."},
+    "selflock.refused_app": {
+        "ja": "このアカウントはお客様のお申し出によりロックされています。"
+              "解除するには、認証アプリに表示されている6桁のコードを入力してください。",
+        "en": "This account is locked at your request. To unlock it, enter the 6-digit code "
+              "shown in your authenticator app."},
+    "selflock.refused_support": {
+        "ja": "このアカウントはお客様のお申し出によりロックされています。"
+              "解除には、サポートセンターでの本人確認が必要です。",
+        "en": "This account is locked at your request. To unlock it, please call our "
+              "support desk, which will verify your identity."},
+    "error.account_locked": {"ja": "このアカウントはお客様のお申し出によりロックされています。",
+                             "en": "This account is locked at your request."},
+    "error.unlock_only_session": {"ja": "アカウントがロックされています。ロックの解除のみ行えます。",
+                                  "en": "Your account is locked: you can only unlock it."},
+    "error.unlock_expired": {
+        "ja": "確認から時間が経っているため解除できません。もう一度ログインしてください。",
+        "en": "Too much time has passed since you confirmed it was you. Please log in again."},
+    "error.account_not_locked": {"ja": "このアカウントはロックされていません。",
+                                 "en": "This account is not locked."},
+    "unlock.title": {"ja": "ロックの解除", "en": "Unlock your account"},
+    "unlock.intro": {"ja": "{since} からアカウントをロックしています。",
+                     "en": "Your account has been locked since {since}."},
+    "unlock.explain": {
+        "ja": "ご本人であることを確認しました。解除すると、通常どおりご利用いただけます。"
+              "お心当たりのない操作があった場合は、解除の前にサポートセンターにご連絡ください。",
+        "en": "We have confirmed it is you. Once unlocked, you can use your account as usual. "
+              "If you saw activity that was not yours, please call our support desk first."},
+    "unlock.submit": {"ja": "ロックを解除する", "en": "Unlock"},
+    "unlock.leave": {"ja": "解除せずにログアウト", "en": "Stay locked and log out"},
+    "unlock.notice_unlocked": {"ja": "ロックを解除しました。", "en": "Your account is unlocked."},
 }
 
 

@@ -17,6 +17,7 @@ from kabuguard.broker.interfaces import BankDetails, OrderRequest, Outcome
 from kabuguard.domain.errors import InvalidInput
 from kabuguard.domain.events import Channel
 from kabuguard.guard.actions import Action
+from kabuguard.identity.interfaces import UNLOCK_SCOPE
 from kabuguard.identity.services import validate_email, validate_phone
 from kabuguard.web.deps import (
     ApiSessionDep,
@@ -25,6 +26,7 @@ from kabuguard.web.deps import (
     IdentityDep,
     OutOfBandDep,
     PasskeysDep,
+    RemovalsDep,
 )
 from kabuguard.web.guarding import guarded_api
 from kabuguard.web.security import request_context
@@ -145,6 +147,7 @@ def login(body: LoginBody, request: Request, identity: IdentityDep) -> dict[str,
     return {
         "token": result.token, "session": result.session.public_id,
         "account": result.session.account_id,
+        "unlock_only": result.session.scope == UNLOCK_SCOPE,
         "previous_login": {"at": result.previous_login_at.isoformat(),
                            "ip": result.previous_login_ip}
         if result.previous_login_at else None,
@@ -166,12 +169,18 @@ def passkey_login(body: PasskeyAnswer, request: Request, passkeys: PasskeysDep,
     result = passkeys.login_finish(challenge_id=body.challenge_id, credential=body.credential,
                                    context=ctx)
     return {"token": result.token, "session": result.session.public_id,
-            "account": result.session.account_id, "level": "phishing_resistant"}
+            "account": result.session.account_id, "level": "phishing_resistant",
+            "unlock_only": result.session.scope == UNLOCK_SCOPE}
 
 
 @router.get("/passkeys")
-def list_passkeys(session: ApiSessionDep, passkeys: PasskeysDep) -> list[dict[str, Any]]:
-    return passkeys.list(session.customer_id)
+def list_passkeys(session: ApiSessionDep, passkeys: PasskeysDep,
+                  removals: RemovalsDep) -> list[dict[str, Any]]:
+    """The customer's passkeys; ``removal`` is the scheduled removal of one, if any."""
+    # Listing applies removals that have fallen due first (besides the background loop).
+    pending = {r["credential"]: r for r in removals.pending(session.customer_id)
+               if r["method"] == "passkey"}
+    return [{**p, "removal": pending.get(p["id"])} for p in passkeys.list(session.customer_id)]
 
 
 @router.post("/passkeys/options", dependencies=[Depends(guarded_api(Action.MFA_ENROLL))])
@@ -240,7 +249,8 @@ def totp_login(body: TotpLoginBody, request: Request, app: AuthenticatorAppDep
     ctx = request_context(request, channel=Channel.APP if body.channel == "app" else Channel.API)
     result = app.login(login_challenge=body.login_challenge, code=body.code, context=ctx)
     return {"token": result.token, "session": result.session.public_id,
-            "account": result.session.account_id, "level": "otp"}
+            "account": result.session.account_id, "level": "otp",
+            "unlock_only": result.session.scope == UNLOCK_SCOPE}
 
 
 @router.post("/sessions/code/send", status_code=202)

@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from typing import Any
 
 from kabuguard.domain.events import JST
+from kabuguard.identity.models import LoginRecord
 
 # Order statuses of broker.models.Order, in the words Japanese brokers use.
 ORDER_STATUSES = ("new", "queued", "open", "filled", "cancelled", "rejected")
 CANCELLABLE = frozenset({"queued", "open"})
 # Kinds of broker.models.CashMovement.
 CASH_KINDS = ("deposit", "withdrawal", "buy", "sell")
+# The login history a customer sees: the last three months (JSDA: customers check
+# their own logins for ones that were not theirs).
+HISTORY_MONTHS = 3
 
 
 def mask_email(email: str | None) -> str:
@@ -99,3 +104,11 @@ def cooling_off_hours(period: timedelta) -> int:
     72
     """
     return int(period.total_seconds() // 3600)
+
+
+def history_row(record: LoginRecord) -> dict[str, Any]:
+    """One line of the login history as the security page and the API show it."""
+    return {"at": record.ts, "outcome": record.outcome, "success": record.success,
+            "methods": record.methods.split(",") if record.methods else [],
+            "ip": record.ip, "device": browser_label(record.user_agent),
+            "user_agent": record.user_agent, "channel": record.channel}

@@ -16,7 +16,7 @@ from starlette.responses import RedirectResponse, Response
 
 from kabuguard.domain.errors import KabuguardError
 from kabuguard.guard.interfaces import StepUpRequired
-from kabuguard.identity.interfaces import LoginFailed
+from kabuguard.identity.interfaces import UNLOCK_SCOPE, AccountLocked, LoginFailed
 from kabuguard.identity.outofband import Delivery, OutOfBandService
 from kabuguard.web.deps import (
     AuthenticatorAppDep,
@@ -93,6 +93,10 @@ def login_submit(
                                          context=request_context(request))
     except LoginFailed:
         return _login_again(request, lang, next, probe, error=translate("login.failed", lang))
+    except AccountLocked as exc:
+        # The customer locked the account (the password was right): say how to unlock.
+        return _login_again(request, lang, next, probe, status_code=exc.status,
+                            error=translate(f"selflock.refused_{exc.unlock}", lang))
     except StepUpRequired as exc:
         # The password was right but the policy wants more: the second step with the
         # single-use login challenge (an app code, or a code or emoji sent by e-mail
@@ -101,8 +105,11 @@ def login_submit(
             return _login_again(request, lang, next, probe, status_code=401,
                                 error=translate("login.second_step_passkey", lang))
         methods = [m for m in exc.params.get("methods", ["totp"]) if m in OTP_LEVEL_METHODS]
+        # A self-locked customer's code opens the unlock page only (identity/self_lock.py).
+        key = ("selflock.refused_app" if exc.params.get("account_locked")
+               else _second_step_message(methods))
         return _login_again(request, lang, next, probe, status_code=401,
-                            error=translate(_second_step_message(methods), lang),
+                            error=translate(key, lang),
                             login_challenge=exc.params.get("login_challenge"),
                             methods=methods)
     return _logged_in(result.token, next, probe)
@@ -201,6 +208,8 @@ def login_totp(
     except KabuguardError as exc:
         # The challenge is single-use: the customer starts again from the password.
         return _login_again(request, lang, next, probe, error=localized_error(exc, lang))
+    if result.session.scope == UNLOCK_SCOPE:
+        return _logged_in(result.token, "/unlock", probe)
     return _logged_in(result.token, next, probe)
 
 

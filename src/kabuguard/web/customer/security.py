@@ -17,17 +17,18 @@ from typing import Annotated, Any
 
 import anyio
 import segno
-from fastapi import APIRouter, Depends, Form, Header, Request
+from fastapi import APIRouter, Depends, Form, Header, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import FormData
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from kabuguard.domain.errors import KabuguardError
 from kabuguard.guard.actions import Action
-from kabuguard.identity.interfaces import SessionInfo
+from kabuguard.identity.interfaces import UNLOCK_SCOPE, SessionInfo
 from kabuguard.identity.outofband import Delivery
 from kabuguard.identity.passkeys import PasskeyService
 from kabuguard.identity.services import IdentityService
+from kabuguard.web.customer.display import HISTORY_MONTHS, history_row, months_ago
 from kabuguard.web.customer.forms import error_text, notice_text
 from kabuguard.web.customer.routes import clear_cookie, safe_next
 from kabuguard.web.deps import (
@@ -58,7 +59,13 @@ CSRF_HEADER = "X-CSRF-Token"
 NOTICES = {"registered": "security.notice_registered",
            "password_changed": "security.notice_password_changed",
            "session_revoked": "security.notice_session_revoked",
-           "totp_enrolled": "security.notice_totp_enrolled"}
+           "totp_enrolled": "security.notice_totp_enrolled",
+           "mfa_removed": "removal.notice_removed",
+           "mfa_removal_scheduled": "removal.notice_scheduled",
+           "mfa_removal_cancelled": "removal.notice_cancelled",
+           "unlocked": "unlock.notice_unlocked"}
+HISTORY_PAGE_SIZE = 20
+HISTORY_MAX_PAGE = 100
 
 
 class Strict(BaseModel):
@@ -99,25 +106,45 @@ def _token(request: Request) -> str:
 # -- the security page -----------------------------------------------------------------
 @router.get("/security")
 def security_page(request: Request, session: WebSessionDep, passkeys: PasskeysDep,
-                  identity: IdentityDep, lang: LangDep, notice: str = "") -> Response:
-    return _render_security(request, session, passkeys, identity, lang,
-                            notice=notice_text(notice, NOTICES, lang))
+                  identity: IdentityDep, lang: LangDep, notice: str = "",
+                  history_page: Annotated[int, Query(ge=1, le=HISTORY_MAX_PAGE)] = 1
+                  ) -> Response:
+    return render_security(request, session, passkeys, identity, lang,
+                           notice=notice_text(notice, NOTICES, lang),
+                           history_page=history_page)
 
 
-def _render_security(request: Request, session: SessionInfo, passkeys: PasskeyService,
-                     identity: IdentityService, lang: str, *, notice: str | None = None,
-                     password_error: str | None = None, totp_error: str | None = None,
-                     totp_secret: str | None = None, totp_uri: str | None = None,
-                     totp_qr: str | None = None, status_code: int = 200) -> Response:
-    app = request.app.state.services.authenticator_app
+def render_security(request: Request, session: SessionInfo, passkeys: PasskeyService,
+                    identity: IdentityService, lang: str, *, notice: str | None = None,
+                    password_error: str | None = None, totp_error: str | None = None,
+                    totp_secret: str | None = None, totp_uri: str | None = None,
+                    totp_qr: str | None = None, removal_error: str | None = None,
+                    history_page: int = 1, status_code: int = 200) -> Response:
+    services = request.app.state.services
+    app = services.authenticator_app
+    # Listing applies any removal that has fallen due (lazily, besides the background
+    # loop), so the page never shows a method that is already gone as usable.
+    pending = services.removals.pending(session.customer_id)
+    by_credential = {(r["method"], r["credential"]): r for r in pending}
+    keys = [{**p, "removal": by_credential.get(("passkey", p["id"]))}
+            for p in passkeys.list(session.customer_id)]
+    totp_removal = next((r for r in pending if r["method"] == "totp"), None)
+    since = months_ago(identity.clock(), HISTORY_MONTHS)
+    rows = identity.login_history(session.customer_id, since=since,
+                                  limit=HISTORY_PAGE_SIZE + 1,
+                                  offset=(history_page - 1) * HISTORY_PAGE_SIZE)
     return render(request, "customer/security.html", lang=lang, status_code=status_code,
                   totp_enrolled=app.is_enrolled(session.customer_id),
                   totp_error=totp_error, totp_secret=totp_secret, totp_uri=totp_uri,
-                  totp_qr=totp_qr,
-                  passkeys=passkeys.list(session.customer_id),
+                  totp_qr=totp_qr, totp_removal=totp_removal,
+                  passkeys=keys, removals=pending, removal_error=removal_error,
                   sessions=identity.list_sessions(session.customer_id),
                   current_session=session.public_id, csrf_token=session.csrf_token,
-                  notice=notice, password_error=password_error)
+                  notice=notice, password_error=password_error,
+                  history=[history_row(r) for r in rows[:HISTORY_PAGE_SIZE]],
+                  history_since=since, history_page=history_page,
+                  history_more=len(rows) > HISTORY_PAGE_SIZE,
+                  unlock_method=services.self_lock.unlock_method(session.customer_id))
 
 
 @router.post("/security/password",
@@ -132,7 +159,7 @@ def change_password(request: Request, session: WebSessionDep, passkeys: Passkeys
         identity.change_password(session, current=current_password, new=new_password,
                                  context=request_context(request, session=session.public_id))
     except KabuguardError as exc:
-        return _render_security(request, session, passkeys, identity, lang,
+        return render_security(request, session, passkeys, identity, lang,
                                 password_error=error_text(exc, lang), status_code=exc.status)
     return RedirectResponse("/security?notice=password_changed", status_code=303)
 
@@ -145,14 +172,14 @@ def totp_start(request: Request, session: WebSessionDep, passkeys: PasskeysDep,
     try:
         started = app.enroll_begin(session)
     except KabuguardError as exc:
-        return _render_security(request, session, passkeys, identity, lang,
+        return render_security(request, session, passkeys, identity, lang,
                                 password_error=None, totp_error=error_text(exc, lang),
                                 status_code=exc.status)
     secret = started["secret"]
     # The QR code is drawn here as an SVG data URI (segno, pure Python): no third-party
     # QR service ever sees the secret, and the page's CSP allows data: images only.
     qr = segno.make(started["otpauth_uri"], error="m").svg_data_uri(scale=4, border=2)
-    return _render_security(request, session, passkeys, identity, lang,
+    return render_security(request, session, passkeys, identity, lang,
                             totp_secret=" ".join(secret[i:i + 4] for i in range(0, len(secret), 4)),
                             totp_uri=started["otpauth_uri"], totp_qr=qr)
 
@@ -168,7 +195,7 @@ def totp_confirm(request: Request, session: WebSessionDep, passkeys: PasskeysDep
         app.enroll_confirm(session, code=code,
                            context=request_context(request, session=session.public_id))
     except KabuguardError as exc:
-        return _render_security(request, session, passkeys, identity, lang,
+        return render_security(request, session, passkeys, identity, lang,
                                 totp_error=error_text(exc, lang), status_code=exc.status)
     return RedirectResponse("/security?notice=totp_enrolled", status_code=303)
 
@@ -310,7 +337,9 @@ def login_with_passkey(body: PasskeyLogin, request: Request,
     ensure_device(request, Response())
     result = passkeys.login_finish(challenge_id=body.challenge_id, credential=body.credential,
                                    context=request_context(request))
-    response = JSONResponse({"redirect": safe_next(body.next)})
+    # A self-locked account's login opens an unlock-only session: its one page.
+    unlock_only = result.session.scope == UNLOCK_SCOPE
+    response = JSONResponse({"redirect": "/unlock" if unlock_only else safe_next(body.next)})
     ensure_device(request, response)  # the same id as above, now as a cookie
     set_cookie(response, SESSION_COOKIE, result.token)
     clear_cookie(response, LOGIN_CSRF_COOKIE)
