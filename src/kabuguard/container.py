@@ -15,6 +15,7 @@ from kabuguard.guard.policy import load_policy
 from kabuguard.guard.services import Guard
 from kabuguard.identity.authenticator_app import AuthenticatorAppService
 from kabuguard.identity.breached import BreachedPasswords
+from kabuguard.identity.leaked import LeakedCredentialService
 from kabuguard.identity.passkeys import PasskeyService
 from kabuguard.identity.passwords import PasswordService
 from kabuguard.identity.services import IdentityService
@@ -40,6 +41,7 @@ class Services:
     bus: InProcessBus
     relay: OutboxRelay
     notifier: SqlNotifier
+    leaked: LeakedCredentialService
 
     def close(self) -> None:
         self.db.dispose()
@@ -67,10 +69,14 @@ def build_services(settings: Settings, *, clock: Clock = utcnow,
         max_withdrawal_yen=settings.max_withdrawal_yen, clock=clock,
     )
     bus = InProcessBus()
+    notifier = SqlNotifier(cipher)
+    leaked = LeakedCredentialService(db, cipher=cipher, passwords=identity.passwords,
+                                     journal=journal, notifier=notifier, clock=clock)
     return Services(settings=settings, db=db, cipher=cipher, audit=audit, journal=journal,
                     guard=guard, identity=identity,
                     authenticator_app=AuthenticatorAppService(identity),
                     passkeys=PasskeyService(identity, RelyingParty(
                         rp_id=settings.webauthn_rp_id, rp_name="Kabuguard Securities",
                         origins=settings.origins)), broker=broker, bus=bus,
-                    relay=OutboxRelay(db, bus, clock=clock), notifier=SqlNotifier(cipher))
+                    relay=OutboxRelay(db, bus, clock=clock), notifier=notifier,
+                    leaked=leaked)

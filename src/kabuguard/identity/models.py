@@ -25,6 +25,10 @@ class Customer(Base):
     # customer re-verifies (a passkey login does, and resets the count).
     failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     password_locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when the customer's login id and current password were found in a leaked
+    # combo list (identity/leaked.py): the next login needs a second factor and its
+    # session may only change the password; the change clears it.
+    password_reset_required_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class WebSession(Base):
@@ -117,3 +121,22 @@ class TotpAuthenticator(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     removed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class LeakedCredentialMatch(Base):
+    """A line of an imported combo list whose password verified against a customer's
+    stored hash. No plaintext is kept: ``fingerprint`` is a keyed hash of the pair
+    (``FieldCipher.token``), unique, so importing the same list again adds nothing."""
+
+    __tablename__ = "leaked_credential_matches"
+    __table_args__ = (Index("ix_leaked_matches_customer_status", "customer_id", "status"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"))
+    source: Mapped[str] = mapped_column(String(100))
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    line_number: Mapped[int] = mapped_column(BigInteger)
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    # open -> resolved (the customer changed the password).
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -21,15 +21,23 @@ from kabuguard.domain.errors import InvalidInput, NotFound, UnknownAccount
 from kabuguard.domain.events import Event, EventType, RequestContext
 from kabuguard.domain.ids import new_id
 from kabuguard.guard.actions import Action
-from kabuguard.guard.interfaces import ActionDenied, Actor, Outcome, StepUpRequired
+from kabuguard.guard.interfaces import ActionDenied, Actor, Decision, Outcome, StepUpRequired
 from kabuguard.guard.services import Guard
 from kabuguard.identity.breached import BreachedPasswords
 from kabuguard.identity.interfaces import (
+    LeakedPasswordNoSecondFactor,
     LoginFailed,
     LoginResult,
     SessionInfo,
     SessionInvalid,
     WeakPassword,
+)
+from kabuguard.identity.leaked import (
+    REASON_NO_SECOND_FACTOR,
+    leaked_login_decision,
+    resolve_matches,
+    second_factors,
+    was_leaked,
 )
 from kabuguard.identity.methods import Level
 from kabuguard.identity.models import (
@@ -195,9 +203,7 @@ class IdentityService:
         if ok and customer is not None:
             # The guard decides whether a password is enough to log in here, from this
             # channel (a backup site gets no weaker rule: the policy forbids it).
-            decision = self.guard.check(
-                Action.LOGIN, Actor(customer.id, Level.PASSWORD, now), context, now=now,
-                strongest_enrolled=self.strongest_enrolled(customer.id))
+            decision = self._password_login_decision(customer, context, now)
         with self.db.write() as session:
             if decision is not None and not decision.allowed:
                 assert customer is not None  # noqa: S101 - a decision implies a customer
@@ -239,6 +245,8 @@ class IdentityService:
             # No session is issued: the second step completes the login, with a passkey
             # (username-less) or, where the policy allows it, an authenticator-app code
             # sent with this single-use login challenge.
+            if REASON_NO_SECOND_FACTOR in decision.reasons:
+                raise LeakedPasswordNoSecondFactor
             if decision.outcome is not Outcome.CHALLENGE:
                 raise ActionDenied(decision)
             assert customer is not None  # noqa: S101 - a decision implies a customer
@@ -246,6 +254,20 @@ class IdentityService:
         if failed:
             raise LoginFailed(LOGIN_FAILED_MESSAGE)
         return result
+
+    def _password_login_decision(self, customer: Customer, context: RequestContext,
+                                 now: datetime) -> Decision:
+        decision = self.guard.check(
+            Action.LOGIN, Actor(customer.id, Level.PASSWORD, now), context, now=now,
+            strongest_enrolled=self.strongest_enrolled(customer.id))
+        if customer.password_reset_required_at is not None:
+            # The password is on sale (identity/leaked.py): whatever the policy says,
+            # it no longer logs in alone.
+            with self.db.read() as session:
+                has_app, has_passkey = second_factors(session, customer.id)
+            decision = leaked_login_decision(decision, has_app=has_app,
+                                             has_passkey=has_passkey)
+        return decision
 
     def _count_failure(self, session: Session, customer_id: str, context: RequestContext,
                        now: datetime) -> None:
@@ -329,6 +351,8 @@ class IdentityService:
             channel=str(context.channel), auth_level=int(level), authenticated_at=now,
         )
         session.add(web_session)
+        customer = session.get(Customer, customer_id)
+        reset_required = customer is not None and customer.password_reset_required_at is not None
         session.add(LoginRecord(customer_id=customer_id, ts=now, ip=context.ip,
                                 user_agent=context.user_agent, channel=str(context.channel),
                                 outcome="success", success=True))
@@ -340,7 +364,7 @@ class IdentityService:
             {"login_id": login_token, "outcome": "success", "methods": methods},
         ), actor=f"customer:{customer_id}")
         return LoginResult(
-            token=token, session=self._info(web_session),
+            token=token, session=self._info(web_session, password_change_required=reset_required),
             previous_login_at=previous.ts if previous else None,
             previous_login_ip=previous.ip if previous else None,
             previous_login_user_agent=previous.user_agent if previous else None,
@@ -362,7 +386,9 @@ class IdentityService:
         ws.auth_level = int(level)
         ws.authenticated_at = now
         ws.last_seen_at = now
-        return new_token, self._info(ws)
+        customer = session.get(Customer, ws.customer_id)
+        return new_token, self._info(ws, password_change_required=customer is not None
+                                     and customer.password_reset_required_at is not None)
 
     def resolve_session(self, token: str | None, *, device: str | None = None,
                         context: RequestContext | None = None) -> SessionInfo:
@@ -378,12 +404,18 @@ class IdentityService:
             raise SessionInvalid("Please log in.")
         now = self.clock()
         with self.db.read() as session:
-            ws = session.get(WebSession, _hash_token(token))
+            # The customer's leaked-password flag comes in the same query: it restricts
+            # every session of theirs, including ones opened before the flag was set.
+            row = session.execute(
+                select(WebSession, Customer.password_reset_required_at)
+                .join(Customer, Customer.id == WebSession.customer_id)
+                .where(WebSession.token_hash == _hash_token(token))).first()
+            ws = row[0] if row is not None else None
             if ws is None or ws.revoked_at is not None:
                 raise SessionInvalid("Your session has ended. Please log in again.")
             if now - ws.created_at > self.session_absolute or now - ws.last_seen_at > self.session_idle:
                 raise SessionInvalid("Your session timed out. Please log in again.")
-            info = self._info(ws)
+            info = self._info(ws, password_change_required=row[1] is not None)
             bound_device = ws.device
             stale = now - ws.last_seen_at > timedelta(minutes=1)
         if bound_device and not (device and hmac.compare_digest(bound_device, device)):
@@ -464,6 +496,12 @@ class IdentityService:
             raise WeakPassword("The new password must differ from the current one.",
                                field="new_password")
         self.check_password(new)
+        with self.db.read() as session:
+            leaked = was_leaked(session, self.cipher, info.customer_id, new)
+        if leaked:
+            raise WeakPassword("This password was found in a list of leaked credentials "
+                               "for your account. Please choose another one.",
+                               field="new_password")
         new_hash = self.passwords.hash(new)
         with self.db.write() as session:
             fresh = session.get(Customer, info.customer_id)
@@ -472,9 +510,15 @@ class IdentityService:
             fresh.failed_logins = 0
             ended = self._revoke_sessions(session, info.customer_id, now,
                                           keep=info.public_id)
+            # A leaked password is out of use now: its matches are resolved and the
+            # session's restriction lifts.
+            resolved = resolve_matches(session, info.customer_id, now=now)
+            extra: dict[str, int] = {"sessions_ended": ended}
+            if resolved:
+                extra["leaked_matches_resolved"] = resolved
             self.journal.record(session, Event(
                 new_id("evt"), now, EventType.PASSWORD_CHANGE, info.account_id, context, {}),
-                actor=f"customer:{info.customer_id}", audit_extra={"sessions_ended": ended})
+                actor=f"customer:{info.customer_id}", audit_extra=extra)
         return ended
 
     def list_sessions(self, customer_id: str) -> list[WebSession]:
@@ -531,8 +575,9 @@ class IdentityService:
             ).scalars())
 
     @staticmethod
-    def _info(ws: WebSession) -> SessionInfo:
+    def _info(ws: WebSession, *, password_change_required: bool = False) -> SessionInfo:
         return SessionInfo(public_id=ws.public_id, customer_id=ws.customer_id,
                            account_id=ws.customer_id, csrf_token=ws.csrf_token,
                            created_at=ws.created_at, channel=ws.channel,
-                           auth_level=ws.auth_level, authenticated_at=ws.authenticated_at)
+                           auth_level=ws.auth_level, authenticated_at=ws.authenticated_at,
+                           password_change_required=password_change_required)

@@ -19,11 +19,14 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from kabuguard.domain.errors import KabuguardError
 from kabuguard.guard.actions import Action
 from kabuguard.guard.interfaces import StepUpRequired
-from kabuguard.identity.interfaces import SessionInvalid
+from kabuguard.identity.interfaces import PasswordChangeRequired, SessionInvalid
 from kabuguard.identity.methods import Level
 from kabuguard.web.deps import language_of
 from kabuguard.web.i18n import MESSAGES, translate
 from kabuguard.web.templating import render
+
+# Where a session whose password is known to be leaked is sent (identity/leaked.py).
+PASSWORD_CHANGE_PAGE = "/security/password/required"
 
 
 def is_api(request: Request) -> bool:
@@ -66,6 +69,8 @@ def install_error_handlers(app: FastAPI) -> None:
                                                 Level.OTP.label)
                 and getattr(request.state, "session", None) is not None):
             return await step_up_page(request, exc)
+        if isinstance(exc, PasswordChangeRequired):
+            return RedirectResponse(PASSWORD_CHANGE_PAGE, status_code=303)
         if isinstance(exc, SessionInvalid):
             target = request.url.path
             if request.url.query:

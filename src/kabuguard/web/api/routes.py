@@ -132,7 +132,9 @@ def passkey_login(body: PasskeyAnswer, request: Request, passkeys: PasskeysDep,
     result = passkeys.login_finish(challenge_id=body.challenge_id, credential=body.credential,
                                    context=ctx)
     return {"token": result.token, "session": result.session.public_id,
-            "account": result.session.account_id, "level": "phishing_resistant"}
+            "account": result.session.account_id, "level": "phishing_resistant",
+            # True: the password is known to be leaked; only PUT /password works.
+            "password_change_required": result.session.password_change_required}
 
 
 @router.get("/passkeys")
@@ -206,7 +208,9 @@ def totp_login(body: TotpLoginBody, request: Request, app: AuthenticatorAppDep
     ctx = request_context(request, channel=Channel.APP if body.channel == "app" else Channel.API)
     result = app.login(login_challenge=body.login_challenge, code=body.code, context=ctx)
     return {"token": result.token, "session": result.session.public_id,
-            "account": result.session.account_id, "level": "otp"}
+            "account": result.session.account_id, "level": "otp",
+            # True: the password is known to be leaked; only PUT /password works.
+            "password_change_required": result.session.password_change_required}
 
 
 @router.post("/step-up/totp")

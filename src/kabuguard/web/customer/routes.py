@@ -16,7 +16,8 @@ from starlette.responses import RedirectResponse, Response
 
 from kabuguard.domain.errors import KabuguardError
 from kabuguard.guard.interfaces import StepUpRequired
-from kabuguard.identity.interfaces import LoginFailed
+from kabuguard.identity.interfaces import LeakedPasswordNoSecondFactor, LoginFailed
+from kabuguard.identity.leaked import REASON_LEAKED
 from kabuguard.web.deps import (
     AuthenticatorAppDep,
     BrokerDep,
@@ -90,13 +91,18 @@ def login_submit(
                                          context=request_context(request))
     except LoginFailed:
         return _login_again(request, lang, next, probe, error=translate("login.failed", lang))
+    except LeakedPasswordNoSecondFactor:
+        return _login_again(request, lang, next, probe, status_code=403,
+                            error=translate("leaked.login_no_second_factor", lang))
     except StepUpRequired as exc:
-        # The password was right but the policy wants more: the second step, an
-        # authenticator-app code with the single-use login challenge, or a passkey.
+        # The password was right but the policy wants more (or the password is known
+        # to be leaked): the second step, an authenticator-app code with the
+        # single-use login challenge, or a passkey.
         level = str(exc.params.get("level"))
+        prefix = "leaked." if REASON_LEAKED in exc.params.get("reasons", []) else "login."
         return _login_again(
             request, lang, next, probe, status_code=401,
-            error=translate("login.second_step_" + ("otp" if level == "otp" else "passkey"),
+            error=translate(prefix + "second_step_" + ("otp" if level == "otp" else "passkey"),
                             lang),
             login_challenge=exc.params.get("login_challenge") if level == "otp" else None)
     return _logged_in(result.token, next, probe)
