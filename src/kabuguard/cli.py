@@ -259,7 +259,8 @@ def leaked_import(
                 on_progress=lambda done: progress.update(task, completed=done))
     finally:
         services.close()
-    table = Table(title=f"leaked list {name!r}: {summary.seconds:.1f} s", show_header=False)
+    out.print(f"imported {file.name} as {name!r}", highlight=False)
+    table = Table(show_header=False)
     for label, value in (
             ("lines", summary.lines), ("blank or comment", summary.skipped),
             ("malformed", summary.malformed), ("not UTF-8", summary.undecodable),
@@ -268,10 +269,11 @@ def leaked_import(
             ("already known", summary.already_known),
             ("wrong password", summary.not_matching)):
         table.add_row(label, f"{value:,}")
+    table.add_row("time", f"{summary.seconds:.1f} s")
     out.print(table)
     if summary.new_matches:
-        out.print(f"[yellow]{summary.new_matches} customer(s) flagged[/yellow]: sessions "
-                  "ended, password change and second factor required at next login, notified")
+        out.print(f"[yellow]{summary.new_matches} customer(s) flagged[/yellow]: logged out, "
+                  "notified, new password required")
 
 
 @leaked_app.command("list")

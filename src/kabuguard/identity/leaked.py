@@ -286,8 +286,7 @@ def validate_source(source: str) -> str:
     name = (source or "").strip()
     if not name or len(name) > MAX_SOURCE_CHARS or not name.isprintable():
         raise InvalidInput(f"The source name must be 1 to {MAX_SOURCE_CHARS} printable "
-                           "characters (where the list was found, e.g. 'forum-2025-06').",
-                           field="source")
+                           "characters.", field="source")
     return name
 
 
