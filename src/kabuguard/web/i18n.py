@@ -496,10 +496,10 @@ MESSAGES: dict[str, dict[str, str]] = {
               "internet. Someone else could use them, so nothing else can be done in this "
               "account until you change your password."},
     "leaked.advice": {
-        "ja": "新しいパスワードは10文字以上で、これまでのものと異なるものにしてください。"
+        "ja": "新しいパスワードは10文字以上で、現在のものと異なるものにしてください。"
               "同じパスワードをほかのサービスでもお使いの場合は、そちらも変更してください。",
-        "en": "Choose a new password of at least 10 characters that you have not used "
-              "before. If you use the same password elsewhere, change it there too."},
+        "en": "Choose a new password of at least 10 characters, different from the "
+              "current one. If you use the same password elsewhere, change it there too."},
     "leaked.submit": {"ja": "パスワードを変更する", "en": "Change password"},
     "leaked.second_step_otp": {
         "ja": "お客様のパスワードは流出情報の中に見つかったため、パスワードだけではログインできません。"
