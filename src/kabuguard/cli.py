@@ -16,6 +16,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.table import Table
 from sqlalchemy.exc import OperationalError
 
 from kabuguard import __version__
@@ -28,7 +29,9 @@ app = typer.Typer(help="kabuguard: account-takeover defence for online brokerage
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 export_app = typer.Typer(help="Export reference data.", no_args_is_help=True)
+leaked_app = typer.Typer(help="Leaked credential (combo) lists.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(leaked_app, name="leaked")
 app.add_typer(audit_app, name="audit")
 app.add_typer(export_app, name="export")
 
@@ -218,6 +221,87 @@ def export_symbols(
     else:
         output.write_text(text, encoding="utf-8")
         err.print(f"wrote {len(lines)} symbols to {output}")
+
+
+@leaked_app.command("import")
+@friendly
+def leaked_import(
+    file: Annotated[Path, typer.Argument(help="The combo list: one login_id:password a line.")],
+    source: Annotated[str, typer.Option("--source", help=(
+        "Where the list was found (shown in the console), e.g. 'forum-2025-06'."))],
+    workers: Annotated[int, typer.Option(min=1, max=16, help=(
+        "Threads verifying passwords (argon2id: about 19 MiB each)."))] = 2,
+) -> None:
+    """Match a leaked combo list against the customers; flag, log out and notify each match."""
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    from kabuguard.container import build_services
+    from kabuguard.identity.leaked import validate_source
+
+    name = validate_source(source)
+    with file.open("rb") as probe:  # a missing or unreadable file fails before any work
+        probe.read(1)
+    total = file.stat().st_size
+    services = build_services(_settings())
+    try:
+        with Progress("[progress.description]{task.description}", BarColumn(),
+                      DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn(),
+                      console=err, transient=True) as progress:
+            task = progress.add_task(f"importing {file.name}", total=total)
+            summary = services.leaked.import_file(
+                file, source=name, workers=workers,
+                on_progress=lambda done: progress.update(task, completed=done))
+    finally:
+        services.close()
+    out.print(f"imported {file.name} as {name!r}", highlight=False)
+    table = Table(show_header=False)
+    for label, value in (
+            ("lines", summary.lines), ("blank or comment", summary.skipped),
+            ("malformed", summary.malformed), ("not UTF-8", summary.undecodable),
+            ("known login ids", summary.known_login_ids),
+            ("verified matches", summary.verified), ("new matches", summary.new_matches),
+            ("already known", summary.already_known),
+            ("wrong password", summary.not_matching)):
+        table.add_row(label, f"{value:,}")
+    table.add_row("time", f"{summary.seconds:.1f} s")
+    out.print(table)
+    if summary.new_matches:
+        out.print(f"[yellow]{summary.new_matches} customer(s) flagged[/yellow]: logged out, "
+                  "notified, new password required")
+
+
+@leaked_app.command("list")
+@friendly
+def leaked_list(
+    status: Annotated[str | None, typer.Option(help="Only 'open' or 'resolved' matches.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many.")] = 500,
+) -> None:
+    """Show the matches found by imports, newest first."""
+    from kabuguard.container import build_services
+    from kabuguard.identity.leaked import MatchStatus
+
+    if status is not None and status not in set(MatchStatus):
+        raise CliError(f"--status must be one of: {', '.join(MatchStatus)}")
+    services = build_services(_settings())
+    try:
+        matches = services.leaked.list_matches(
+            status=MatchStatus(status) if status else None, limit=limit)
+    finally:
+        services.close()
+    table = Table(title=f"leaked credential matches ({len(matches)})")
+    for column in ("customer", "source", "imported (UTC)", "line", "status", "resolved (UTC)"):
+        table.add_column(column)
+    for m in matches:
+        table.add_row(m.customer_id, m.source, m.imported_at.strftime("%Y-%m-%d %H:%M"),
+                      str(m.line_number), m.status,
+                      m.resolved_at.strftime("%Y-%m-%d %H:%M") if m.resolved_at else "")
+    out.print(table)
 
 
 @app.command()

@@ -15,6 +15,7 @@ from kabuguard.guard.policy import load_policy
 from kabuguard.guard.services import Guard
 from kabuguard.identity.authenticator_app import AuthenticatorAppService
 from kabuguard.identity.breached import BreachedPasswords
+from kabuguard.identity.leaked import LeakedCredentialService
 from kabuguard.identity.outofband import OutOfBandService
 from kabuguard.identity.outofband import derive_code_key as derive_oob_key
 from kabuguard.identity.passkeys import PasskeyService
@@ -49,6 +50,7 @@ class Services:
     notifier: SqlNotifier
     removals: MfaRemovalService
     self_lock: SelfLockService
+    leaked: LeakedCredentialService
 
     def close(self) -> None:
         self.db.dispose()
@@ -79,6 +81,8 @@ def build_services(settings: Settings, *, clock: Clock = utcnow,
     notifier = SqlNotifier(cipher)
     recovery = RecoveryService(identity, code_key=derive_code_key(settings.data_keys[0]),
                                cooling_off=settings.recovery_cooling_off, notifier=notifier)
+    leaked = LeakedCredentialService(db, cipher=cipher, passwords=identity.passwords,
+                                     journal=journal, notifier=notifier, clock=clock)
     return Services(settings=settings, db=db, cipher=cipher, audit=audit, journal=journal,
                     guard=guard, identity=identity,
                     authenticator_app=AuthenticatorAppService(identity),
@@ -90,4 +94,5 @@ def build_services(settings: Settings, *, clock: Clock = utcnow,
                         origins=settings.origins)), broker=broker, bus=bus,
                     relay=OutboxRelay(db, bus, clock=clock), notifier=notifier,
                     removals=MfaRemovalService(identity, notifier=notifier),
-                    self_lock=SelfLockService(identity, notifier=notifier))
+                    self_lock=SelfLockService(identity, notifier=notifier),
+                    leaked=leaked)

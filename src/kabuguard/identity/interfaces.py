@@ -52,6 +52,29 @@ class UnlockOnlySession(Forbidden):
         super().__init__("This account is locked: this session can only unlock it.")
 
 
+class PasswordChangeRequired(Forbidden):
+    """The customer's password was found in a leaked list (identity/leaked.py): this
+    session may change the password, and do nothing else until it has."""
+
+    code = "password_change_required"
+
+    def __init__(self) -> None:
+        super().__init__("Your password was found in a list of leaked credentials. "
+                         "Change your password before doing anything else.")
+
+
+class LeakedPasswordNoSecondFactor(Forbidden):
+    """The password was right but is known to be leaked, and the customer has no second
+    factor to prove the login is theirs: only the support desk can let them in."""
+
+    code = "leaked_password_no_second_factor"
+
+    def __init__(self) -> None:
+        super().__init__("Your login id and password were found in a list of leaked "
+                         "credentials, so the password alone no longer lets you log in. "
+                         "Log in with a passkey if you have one, or call our support desk.")
+
+
 @dataclass(frozen=True, slots=True)
 class SessionInfo:
     public_id: str
@@ -71,6 +94,8 @@ class SessionInfo:
     # None for a full session; "unlock" for one that can only unlock a self-locked
     # account (identity/self_lock.py). The web layer refuses it everywhere else.
     scope: str | None = None
+    # The customer's password is in a leaked list: the session may only change it.
+    password_change_required: bool = False
 
 
 @dataclass(frozen=True, slots=True)

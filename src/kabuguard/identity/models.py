@@ -31,6 +31,10 @@ class Customer(Base):
     # The customer's own lock (自己ロック, identity/self_lock.py): every session ends,
     # and a login opens only an unlock session until the customer re-verifies.
     self_locked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set when the customer's login id and current password were found in a leaked
+    # combo list (identity/leaked.py): the next login needs a second factor and its
+    # session may only change the password; the change clears it.
+    password_reset_required_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class WebSession(Base):
@@ -204,3 +208,22 @@ class PendingMfaRemoval(Base):
     requested_ip: Mapped[str] = mapped_column(String(45))
     requested_channel: Mapped[str] = mapped_column(String(20))
     requested_session: Mapped[str | None] = mapped_column(String(40))
+
+
+class LeakedCredentialMatch(Base):
+    """A line of an imported combo list whose password verified against a customer's
+    stored hash. No plaintext is kept: ``fingerprint`` is a keyed hash of the pair
+    (``FieldCipher.token``), unique, so importing the same list again adds nothing."""
+
+    __tablename__ = "leaked_credential_matches"
+    __table_args__ = (Index("ix_leaked_matches_customer_status", "customer_id", "status"),)
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(ForeignKey("customers.id"))
+    source: Mapped[str] = mapped_column(String(100))
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    line_number: Mapped[int] = mapped_column(BigInteger)
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    # open -> resolved (the customer changed the password).
+    status: Mapped[str] = mapped_column(String(10), default="open")
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

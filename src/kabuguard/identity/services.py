@@ -35,11 +35,19 @@ from kabuguard.identity.cooling_off import restrictions_for
 from kabuguard.identity.interfaces import (
     UNLOCK_SCOPE,
     AccountLocked,
+    LeakedPasswordNoSecondFactor,
     LoginFailed,
     LoginResult,
     SessionInfo,
     SessionInvalid,
     WeakPassword,
+)
+from kabuguard.identity.leaked import (
+    REASON_NO_SECOND_FACTOR,
+    leaked_login_decision,
+    resolve_matches,
+    second_factors,
+    was_leaked,
 )
 from kabuguard.identity.methods import METHOD_LEVEL, Level, Method, level_of
 from kabuguard.identity.models import (
@@ -207,9 +215,7 @@ class IdentityService:
         if ok and customer is not None:
             # The guard decides whether a password is enough to log in here, from this
             # channel (a backup site gets no weaker rule: the policy forbids it).
-            decision = self.guard.check(
-                Action.LOGIN, Actor(customer.id, Level.PASSWORD, now), context, now=now,
-                strongest_enrolled=lambda: self.strongest_enrolled(customer.id))
+            decision = self._password_login_decision(customer, context, now)
         with self.db.write() as session:
             if decision is not None and not decision.allowed:
                 assert customer is not None  # noqa: S101 - a decision implies a customer
@@ -243,6 +249,8 @@ class IdentityService:
             # No session is issued: the second step completes the login, with a passkey
             # (username-less) or, where the policy allows it, an authenticator-app code
             # sent with this single-use login challenge.
+            if REASON_NO_SECOND_FACTOR in decision.reasons:
+                raise LeakedPasswordNoSecondFactor
             if decision.outcome is not Outcome.CHALLENGE:
                 raise ActionDenied(decision)
             assert customer is not None  # noqa: S101 - a decision implies a customer
@@ -332,6 +340,20 @@ class IdentityService:
                                  login_challenge=self._login_challenge(customer_id, now))
         raise AccountLocked(unlock="passkey" if strongest is Level.PHISHING_RESISTANT
                             else "support")
+
+    def _password_login_decision(self, customer: Customer, context: RequestContext,
+                                 now: datetime) -> Decision:
+        decision = self.guard.check(
+            Action.LOGIN, Actor(customer.id, Level.PASSWORD, now), context, now=now,
+            strongest_enrolled=lambda: self.strongest_enrolled(customer.id))
+        if customer.password_reset_required_at is not None:
+            # The password is on sale (identity/leaked.py): whatever the policy says,
+            # it no longer logs in alone.
+            with self.db.read() as session:
+                has_app, has_passkey = second_factors(session, customer.id)
+            decision = leaked_login_decision(decision, has_app=has_app,
+                                             has_passkey=has_passkey)
+        return decision
 
     def _count_failure(self, session: Session, customer_id: str, context: RequestContext,
                        now: datetime) -> None:
@@ -428,6 +450,8 @@ class IdentityService:
             scope=scope,
         )
         session.add(web_session)
+        customer = session.get(Customer, customer_id)
+        reset_required = customer is not None and customer.password_reset_required_at is not None
         session.add(LoginRecord(customer_id=customer_id, ts=now, ip=context.ip,
                                 user_agent=context.user_agent, channel=str(context.channel),
                                 outcome="unlock_only" if scope else "success", success=True,
@@ -440,7 +464,7 @@ class IdentityService:
             {"login_id": login_token, "outcome": "success", "methods": methods},
         ), actor=f"customer:{customer_id}")
         return LoginResult(
-            token=token, session=self._info(web_session),
+            token=token, session=self._info(web_session, password_change_required=reset_required),
             previous_login_at=previous.ts if previous else None,
             previous_login_ip=previous.ip if previous else None,
             previous_login_user_agent=previous.user_agent if previous else None,
@@ -467,7 +491,9 @@ class IdentityService:
         ws.authenticated_at = now
         ws.last_seen_at = now
         ws.step_up_at, ws.step_up_action = now, action
-        return new_token, self._info(ws)
+        customer = session.get(Customer, ws.customer_id)
+        return new_token, self._info(ws, password_change_required=customer is not None
+                                     and customer.password_reset_required_at is not None)
 
     def spend_step_up(self, public_id: str, *, seen: datetime) -> bool:
         """Use up the session's step-up ``seen`` on the one action it allowed, with a
@@ -493,10 +519,12 @@ class IdentityService:
             raise SessionInvalid("Please log in.")
         now = self.clock()
         with self.db.read() as session:
-            # The account's cooling-off comes with the session in the same query: the
-            # guard and the site's banner need it on every request.
+            # The account's cooling-off (for the guard and the site's banner) and the
+            # leaked-password flag (it restricts every session of the customer, even
+            # ones opened before it was set) come with the session in the same query.
             found = session.execute(
-                select(WebSession, Customer.recovery_cooling_off_until)
+                select(WebSession, Customer.recovery_cooling_off_until,
+                       Customer.password_reset_required_at)
                 .join(Customer, Customer.id == WebSession.customer_id)
                 .where(WebSession.token_hash == _hash_token(token))).first()
             ws = found[0] if found else None
@@ -504,7 +532,8 @@ class IdentityService:
                 raise SessionInvalid("Your session has ended. Please log in again.")
             if now - ws.created_at > self.session_absolute or now - ws.last_seen_at > self.session_idle:
                 raise SessionInvalid("Your session timed out. Please log in again.")
-            info = self._info(ws, restrictions=restrictions_for(found[1], now=now))
+            info = self._info(ws, restrictions=restrictions_for(found[1], now=now),
+                              password_change_required=found[2] is not None)
             bound_device = ws.device
             stale = now - ws.last_seen_at > timedelta(minutes=1)
         if bound_device and not (device and hmac.compare_digest(bound_device, device)):
@@ -559,11 +588,17 @@ class IdentityService:
                     TotpAuthenticator.confirmed_at.is_not(None),
                     TotpAuthenticator.removed_at.is_(None)).limit(1)
             ).first() is not None
-            has_phone = session.execute(
-                select(Customer.phone_enc).where(Customer.id == customer_id)
-            ).scalar_one_or_none() is not None
-        usable = {Method.TOTP: has_app, Method.EMAIL_OTP: True, Method.SMS_OTP: has_phone,
-                  Method.EMOJI: True}
+            contact = session.execute(
+                select(Customer.phone_enc, Customer.password_reset_required_at)
+                .where(Customer.id == customer_id)).first()
+        has_phone = contact is not None and contact[0] is not None
+        # A customer whose password is on sale (identity/leaked.py) gets no code sent to
+        # the mailbox or phone on file: the infostealer logs that carry the password
+        # often carry the mailbox session too. Only registered authenticators remain.
+        codes_allowed = contact is None or contact[1] is None
+        usable = {Method.TOTP: has_app, Method.EMAIL_OTP: codes_allowed,
+                  Method.SMS_OTP: has_phone and codes_allowed,
+                  Method.EMOJI: codes_allowed}
         found = [Method.PASSKEY] if has_passkey else []
         found += [m for m in self.guard.policy.otp_methods if usable.get(m, False)]
         return found
@@ -608,6 +643,12 @@ class IdentityService:
             raise WeakPassword("The new password must differ from the current one.",
                                field="new_password")
         self.check_password(new)
+        with self.db.read() as session:
+            leaked = was_leaked(session, self.cipher, info.customer_id, new)
+        if leaked:
+            raise WeakPassword("This password was found in a list of leaked credentials "
+                               "for your account. Please choose another one.",
+                               field="new_password")
         new_hash = self.passwords.hash(new)
         with self.db.write() as session:
             fresh = session.get(Customer, info.customer_id)
@@ -616,9 +657,15 @@ class IdentityService:
             fresh.failed_logins = 0
             ended = self._revoke_sessions(session, info.customer_id, now,
                                           keep=info.public_id)
+            # A leaked password is out of use now: its matches are resolved and the
+            # session's restriction lifts.
+            resolved = resolve_matches(session, info.customer_id, now=now)
+            extra: dict[str, int] = {"sessions_ended": ended}
+            if resolved:
+                extra["leaked_matches_resolved"] = resolved
             self.journal.record(session, Event(
                 new_id("evt"), now, EventType.PASSWORD_CHANGE, info.account_id, context, {}),
-                actor=f"customer:{info.customer_id}", audit_extra={"sessions_ended": ended})
+                actor=f"customer:{info.customer_id}", audit_extra=extra)
         return ended
 
     def list_sessions(self, customer_id: str) -> list[WebSession]:
@@ -684,10 +731,12 @@ class IdentityService:
             ).scalars())
 
     @staticmethod
-    def _info(ws: WebSession, *, restrictions: tuple[Restriction, ...] = ()) -> SessionInfo:
+    def _info(ws: WebSession, *, restrictions: tuple[Restriction, ...] = (),
+              password_change_required: bool = False) -> SessionInfo:
         return SessionInfo(public_id=ws.public_id, customer_id=ws.customer_id,
                            account_id=ws.customer_id, csrf_token=ws.csrf_token,
                            created_at=ws.created_at, channel=ws.channel,
                            auth_level=ws.auth_level, authenticated_at=ws.authenticated_at,
                            restrictions=restrictions, step_up_at=ws.step_up_at,
-                           step_up_action=ws.step_up_action, scope=ws.scope)
+                           step_up_action=ws.step_up_action, scope=ws.scope,
+                           password_change_required=password_change_required)

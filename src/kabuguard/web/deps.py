@@ -13,6 +13,7 @@ from kabuguard.domain.events import Channel
 from kabuguard.identity.authenticator_app import AuthenticatorAppService
 from kabuguard.identity.interfaces import (
     UNLOCK_SCOPE,
+    PasswordChangeRequired,
     SessionInfo,
     SessionInvalid,
     UnlockOnlySession,
@@ -25,6 +26,25 @@ from kabuguard.identity.self_lock import SelfLockService
 from kabuguard.identity.services import IdentityService
 from kabuguard.web.i18n import LANG_COOKIE_NAME, pick_language
 from kabuguard.web.security import SESSION_COOKIE, device_id, request_context
+
+# What a session may still do while its customer's password is known to be leaked
+# (identity/leaked.py): change it, pass the step-up the change may ask for, log out.
+# Everything else answers PasswordChangeRequired, so a route added later is closed
+# to such a session without anyone having to remember it.
+PASSWORD_CHANGE_ROUTES = frozenset({
+    ("GET", "/security/password/required"), ("POST", "/security/password/required"),
+    ("POST", "/logout"), ("POST", "/step-up/totp"),
+    ("POST", "/step-up/passkey/options"), ("POST", "/step-up/passkey"),
+    ("PUT", "/api/v1/password"), ("DELETE", "/api/v1/sessions/current"),
+    ("POST", "/api/v1/step-up/totp"), ("POST", "/api/v1/step-up/passkey/options"),
+    ("POST", "/api/v1/step-up/passkey"),
+})
+
+
+def _restrict(request: Request, info: SessionInfo) -> None:
+    if info.password_change_required and (
+            (request.method, request.url.path) not in PASSWORD_CHANGE_ROUTES):
+        raise PasswordChangeRequired
 
 
 # The dependencies that do no I/O are async: FastAPI runs a sync dependency in the
@@ -82,6 +102,7 @@ def get_unlock_web_session(request: Request,
                                     device=device_id(request),
                                     context=request_context(request))
     request.state.session = info
+    _restrict(request, info)
     return info
 
 
@@ -106,6 +127,7 @@ def get_unlock_api_session(request: Request,
     context = request_context(request, channel=Channel.API)
     info = identity.resolve_session(token.strip(), device=context.device, context=context)
     request.state.session = info
+    _restrict(request, info)
     return info
 
 

@@ -20,11 +20,14 @@ from kabuguard.domain.assurance import Level
 from kabuguard.domain.errors import KabuguardError
 from kabuguard.guard.actions import Action
 from kabuguard.guard.interfaces import StepUpRequired
-from kabuguard.identity.interfaces import SessionInvalid, UnlockOnlySession
+from kabuguard.identity.interfaces import PasswordChangeRequired, SessionInvalid, UnlockOnlySession
 from kabuguard.identity.outofband import Delivery
 from kabuguard.web.deps import language_of
 from kabuguard.web.i18n import MESSAGES, format_jst, translate
 from kabuguard.web.templating import render
+
+# Where a session whose password is known to be leaked is sent (identity/leaked.py).
+PASSWORD_CHANGE_PAGE = "/security/password/required"
 
 
 def is_api(request: Request) -> bool:
@@ -77,6 +80,8 @@ def install_error_handlers(app: FastAPI) -> None:
         if isinstance(exc, UnlockOnlySession):
             # The account is self-locked: this session's one page is the unlock page.
             return RedirectResponse("/unlock", status_code=303)
+        if isinstance(exc, PasswordChangeRequired):
+            return RedirectResponse(PASSWORD_CHANGE_PAGE, status_code=303)
         if isinstance(exc, SessionInvalid):
             target = request.url.path
             if request.url.query:

@@ -785,6 +785,48 @@ MESSAGES: dict[str, dict[str, str]] = {
     "unlock.submit": {"ja": "ロックを解除する", "en": "Unlock"},
     "unlock.leave": {"ja": "解除せずにログアウト", "en": "Stay locked and log out"},
     "unlock.notice_unlocked": {"ja": "ロックを解除しました。", "en": "Your account is unlocked."},
+    # --- leaked credentials ---
+    "leaked.title": {"ja": "パスワードの変更が必要です", "en": "Please change your password"},
+    "leaked.intro": {
+        "ja": "お客様のログインIDとパスワードが、インターネット上で売買されている流出情報の中に"
+              "見つかりました。第三者に悪用されるおそれがあるため、パスワードを変更するまで"
+              "ほかのお取引・お手続きはご利用いただけません。",
+        "en": "Your login ID and password were found in credentials being sold on the "
+              "internet. Someone else could use them, so nothing else can be done in this "
+              "account until you change your password."},
+    "leaked.advice": {
+        "ja": "新しいパスワードは10文字以上で、現在のものと異なるものにしてください。"
+              "同じパスワードをほかのサービスでもお使いの場合は、そちらも変更してください。",
+        "en": "Choose a new password of at least 10 characters, different from the "
+              "current one. If you use the same password elsewhere, change it there too."},
+    "leaked.submit": {"ja": "パスワードを変更する", "en": "Change password"},
+    "leaked.second_step_otp": {
+        "ja": "お客様のパスワードは流出情報の中に見つかったため、パスワードだけではログインできません。"
+              "ご本人確認のため、認証アプリに表示されているコードを入力してください"
+              "（パスキーでのログインもご利用いただけます）。ログイン後、パスワードを変更していただきます。",
+        "en": "Your password was found in leaked credentials, so it no longer logs you in "
+              "alone. To confirm it is you, enter the code shown in your authenticator app "
+              "(or log in with a passkey). You will then change your password."},
+    "leaked.second_step_passkey": {
+        "ja": "お客様のパスワードは流出情報の中に見つかったため、パスワードだけではログインできません。"
+              "「パスキーでログイン」をお使いください。ログイン後、パスワードを変更していただきます。",
+        "en": "Your password was found in leaked credentials, so it no longer logs you in "
+              "alone. Use \"Log in with a passkey\"; you will then change your password."},
+    "leaked.login_no_second_factor": {
+        "ja": "お客様のログインIDとパスワードが流出情報の中に見つかったため、パスワードだけでは"
+              "ログインできません。パスキーをお持ちの場合はパスキーでログインしてください。"
+              "お持ちでない場合は、お手数ですがカスタマーサポートにお電話ください。",
+        "en": "Your login ID and password were found in leaked credentials, so the password "
+              "alone no longer logs you in. Log in with a passkey if you have one; otherwise "
+              "please call our customer support desk."},
+    "error.password_change_required": {
+        "ja": "お客様のパスワードは流出情報の中に見つかりました。先にパスワードを変更してください。",
+        "en": "Your password was found in leaked credentials. Please change it first."},
+    "error.leaked_password_no_second_factor": {
+        "ja": "流出が確認されたパスワードだけではログインできません。パスキーでログインするか、"
+              "カスタマーサポートにお電話ください。",
+        "en": "A password known to be leaked no longer logs you in alone. Log in with a "
+              "passkey or call our customer support desk."},
 }
 
 

@@ -170,7 +170,9 @@ def passkey_login(body: PasskeyAnswer, request: Request, passkeys: PasskeysDep,
                                    context=ctx)
     return {"token": result.token, "session": result.session.public_id,
             "account": result.session.account_id, "level": "phishing_resistant",
-            "unlock_only": result.session.scope == UNLOCK_SCOPE}
+            "unlock_only": result.session.scope == UNLOCK_SCOPE,
+            # True: the password is known to be leaked; only PUT /password works.
+            "password_change_required": result.session.password_change_required}
 
 
 @router.get("/passkeys")
@@ -250,7 +252,9 @@ def totp_login(body: TotpLoginBody, request: Request, app: AuthenticatorAppDep
     result = app.login(login_challenge=body.login_challenge, code=body.code, context=ctx)
     return {"token": result.token, "session": result.session.public_id,
             "account": result.session.account_id, "level": "otp",
-            "unlock_only": result.session.scope == UNLOCK_SCOPE}
+            "unlock_only": result.session.scope == UNLOCK_SCOPE,
+            # True: the password is known to be leaked; only PUT /password works.
+            "password_change_required": result.session.password_change_required}
 
 
 @router.post("/sessions/code/send", status_code=202)

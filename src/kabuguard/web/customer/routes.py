@@ -16,7 +16,13 @@ from starlette.responses import RedirectResponse, Response
 
 from kabuguard.domain.errors import KabuguardError
 from kabuguard.guard.interfaces import StepUpRequired
-from kabuguard.identity.interfaces import UNLOCK_SCOPE, AccountLocked, LoginFailed
+from kabuguard.identity.interfaces import (
+    UNLOCK_SCOPE,
+    AccountLocked,
+    LeakedPasswordNoSecondFactor,
+    LoginFailed,
+)
+from kabuguard.identity.leaked import REASON_LEAKED
 from kabuguard.identity.outofband import Delivery, OutOfBandService
 from kabuguard.web.deps import (
     AuthenticatorAppDep,
@@ -97,16 +103,22 @@ def login_submit(
         # The customer locked the account (the password was right): say how to unlock.
         return _login_again(request, lang, next, probe, status_code=exc.status,
                             error=translate(f"selflock.refused_{exc.unlock}", lang))
+    except LeakedPasswordNoSecondFactor:
+        return _login_again(request, lang, next, probe, status_code=403,
+                            error=translate("leaked.login_no_second_factor", lang))
     except StepUpRequired as exc:
         # The password was right but the policy wants more: the second step with the
         # single-use login challenge (an app code, or a code or emoji sent by e-mail
         # or SMS, as the policy offers and the customer has), or a passkey.
+        # A password found in a leaked list gets its own wording (identity/leaked.py).
+        prefix = "leaked." if REASON_LEAKED in exc.params.get("reasons", []) else "login."
         if str(exc.params.get("level")) != "otp":
             return _login_again(request, lang, next, probe, status_code=401,
-                                error=translate("login.second_step_passkey", lang))
+                                error=translate(prefix + "second_step_passkey", lang))
         methods = [m for m in exc.params.get("methods", ["totp"]) if m in OTP_LEVEL_METHODS]
         # A self-locked customer's code opens the unlock page only (identity/self_lock.py).
         key = ("selflock.refused_app" if exc.params.get("account_locked")
+               else "leaked.second_step_otp" if prefix == "leaked."
                else _second_step_message(methods))
         return _login_again(request, lang, next, probe, status_code=401,
                             error=translate(key, lang),

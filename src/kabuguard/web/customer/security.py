@@ -164,6 +164,38 @@ def change_password(request: Request, session: WebSessionDep, passkeys: Passkeys
     return RedirectResponse("/security?notice=password_changed", status_code=303)
 
 
+# -- the forced change after a leak (identity/leaked.py) -----------------------------------
+@router.get("/security/password/required")
+def password_change_required_page(request: Request, session: WebSessionDep,
+                                  lang: LangDep) -> Response:
+    """The only page a session may see while the customer's password is known to be
+    leaked (web/deps.py sends every other request here)."""
+    if not session.password_change_required:
+        return RedirectResponse("/security", status_code=303)
+    return render(request, "customer/password_required.html", lang=lang,
+                  csrf_token=session.csrf_token, error=None)
+
+
+@router.post("/security/password/required",
+             dependencies=[Depends(guarded_web(Action.PASSWORD_CHANGE))])
+def change_leaked_password(request: Request, session: WebSessionDep, identity: IdentityDep,
+                           lang: LangDep,
+                           csrf_token: Annotated[str, Form(max_length=200)] = "",
+                           current_password: Annotated[str, Form(max_length=256)] = "",
+                           new_password: Annotated[str, Form(max_length=256)] = "") -> Response:
+    """The usual change (breach corpus, length, differs from the leaked one), which also
+    resolves the customer's leaked-credential matches and lifts the restriction."""
+    check_csrf(session.csrf_token, csrf_token)
+    try:
+        identity.change_password(session, current=current_password, new=new_password,
+                                 context=request_context(request, session=session.public_id))
+    except KabuguardError as exc:
+        return render(request, "customer/password_required.html", lang=lang,
+                      status_code=exc.status, csrf_token=session.csrf_token,
+                      error=error_text(exc, lang))
+    return RedirectResponse("/security?notice=password_changed", status_code=303)
+
+
 @router.post("/security/totp", dependencies=[Depends(guarded_web(Action.MFA_ENROLL))])
 def totp_start(request: Request, session: WebSessionDep, passkeys: PasskeysDep,
                identity: IdentityDep, app: AuthenticatorAppDep, lang: LangDep,
