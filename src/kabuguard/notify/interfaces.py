@@ -8,6 +8,7 @@ dispatcher delivers it at least once, with retries, or parks it as a dead letter
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
@@ -48,6 +49,50 @@ class NoticeKind(StrEnum):
 MANDATORY: frozenset[NoticeKind] = frozenset(NoticeKind) - {
     NoticeKind.LOGIN, NoticeKind.ORDER, NoticeKind.EXECUTION,
 }
+# Kinds that always name their medium (the code goes where the customer asked for it),
+# so the customer's notification settings do not list them.
+DIRECT: frozenset[NoticeKind] = frozenset({NoticeKind.ONE_TIME_CODE,
+                                           NoticeKind.EMOJI_CHALLENGE})
+
+
+class NoticeStatus(StrEnum):
+    """pending -> sending (claimed by one dispatcher, for a lease) -> sent; a failed
+    attempt goes back to pending with a later ``next_attempt_at``, the last one to dead."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    DEAD = "dead"
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMessage:
+    """One rendered notice for one address: what a channel sends."""
+
+    notice_id: str
+    kind: str
+    medium: Medium
+    language: str
+    address: str
+    subject: str
+    body: str
+
+
+class DeliveryError(Exception):
+    """A channel could not deliver. ``reason`` is short and holds no secret and no
+    address ("SMTP 451", "connection refused"); ``permanent`` means retrying cannot
+    help (the notice goes to the dead letters at once)."""
+
+    def __init__(self, reason: str, *, permanent: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason[:400]
+        self.permanent = permanent
+
+
+class Channel(Protocol):
+    """Delivers rendered messages of one medium. Raises DeliveryError."""
+
+    def send(self, message: OutgoingMessage, *, now: datetime) -> None: ...
 
 
 class Notifier(Protocol):

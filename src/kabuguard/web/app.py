@@ -17,9 +17,11 @@ from kabuguard import __version__
 from kabuguard.container import Services, build_services
 from kabuguard.logs import configure_logging
 from kabuguard.settings import Settings, load_settings
+from kabuguard.web.api.notifications import router as api_notifications_router
 from kabuguard.web.api.routes import router as api_router
 from kabuguard.web.customer.bank import router as bank_router
 from kabuguard.web.customer.cash import router as cash_router
+from kabuguard.web.customer.notifications import router as notifications_router
 from kabuguard.web.customer.orders import router as orders_router
 from kabuguard.web.customer.profile import router as profile_router
 from kabuguard.web.customer.routes import router as customer_router
@@ -32,11 +34,13 @@ log = structlog.get_logger(__name__)
 
 
 async def _background(services: Services, interval_seconds: float) -> None:
-    """Runs due orders (market opens, limits reached) and relays the outbox."""
+    """Runs due orders (market opens, limits reached), relays the outbox and delivers
+    due notices (the dispatcher's claim makes it safe in every worker at once)."""
     while True:
         try:
             await anyio.to_thread.run_sync(services.broker.run_due_orders)
             await anyio.to_thread.run_sync(services.relay.relay_once)
+            await anyio.to_thread.run_sync(services.dispatcher.dispatch_once)
         except Exception:  # keep the loop alive; the error is logged with its traceback
             log.exception("background.failed")
         await asyncio.sleep(interval_seconds)
@@ -77,6 +81,8 @@ def create_app(settings: Settings, *, services: Services | None = None,
     app.include_router(bank_router)
     app.include_router(profile_router)
     app.include_router(security_router)
+    app.include_router(notifications_router)
+    app.include_router(api_notifications_router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
