@@ -30,6 +30,7 @@ def free_port() -> int:
 class Received:
     rcpt_tos: list[str]
     message: EmailMessage
+    raw: bytes = b""
 
     @property
     def subject(self) -> str:
@@ -50,7 +51,8 @@ class Inbox:
     async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's hook name
         msg = message_from_bytes(envelope.content, policy=policy.default)
         with self.lock:
-            self.received.append(Received(list(envelope.rcpt_tos), msg))  # type: ignore[arg-type]
+            self.received.append(Received(list(envelope.rcpt_tos), msg,  # type: ignore[arg-type]
+                                          bytes(envelope.original_content or envelope.content)))
         return "250 OK"
 
     def to(self, address: str) -> list[Received]:

@@ -105,7 +105,9 @@ def build_email(message: OutgoingMessage, *, sender: str, now: datetime) -> Emai
     email["Auto-Submitted"] = "auto-generated"
     email["Content-Language"] = message.language
     email["X-Kabuguard-Notice"] = f"{message.kind}; medium={message.medium}"
-    email.set_content(message.body, charset="utf-8")
+    # base64: 7-bit clean on any relay (Japanese mail is traditionally sent so), where
+    # 8bit would need every hop to speak 8BITMIME.
+    email.set_content(message.body, charset="utf-8", cte="base64")
     return email
 
 
