@@ -38,6 +38,7 @@ def test_the_page_lists_every_kind_with_security_email_locked(client, services):
     assert re.search(r'name="order\.email"[^>]*checked\s*>', page, re.S)
     # No SMS or push gateway configured here: those columns are greyed out.
     assert 'id="sms-unavailable"' in page and 'id="push-unavailable"' in page
+    assert 'name="order.sms"' not in page and 'name="withdrawal.push"' not in page
     assert "one_time_code" not in page  # codes always go where the customer asked
     client.get("/lang/en")
     english = client.get("/security/notifications").text

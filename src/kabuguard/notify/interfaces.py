@@ -24,7 +24,24 @@ class Medium(StrEnum):
 
 class NoticeKind(StrEnum):
     """One template family per kind (ja and en). Kinds in ``MANDATORY`` cannot be
-    switched off by the customer: an intruder's first move would be to silence them."""
+    switched off by the customer: an intruder's first move would be to silence them.
+
+    Parameters of each kind (JSON values; times ISO-8601 UTC; optional ones in []):
+    LOGIN/NEW_DEVICE: at, country (ISO alpha-2, "local" or "" unknown), device,
+    [channel]; FAILED_LOGIN_BURST: at, count; ACCOUNT_LOCKED: at, reason
+    ("password_failures" or another word, shown generically); MFA_CHANGE: at, change
+    (enroll|remove), method, [name]; MFA_REMOVAL_SCHEDULED: at, method, [name],
+    effective_at; CONTACT_CHANGE: at, field; PASSWORD_CHANGE: at; BANK_ACCOUNT_CHANGE:
+    at, effective_at, [bank_name, number_last4]; WITHDRAWAL: at, amount_jpy; ORDER: at,
+    symbol, side, quantity, order_type, [limit_price, currency, name, name_ja];
+    EXECUTION: at, symbol, side, quantity, price (decimal string, instrument currency),
+    [currency, amount_jpy, name, name_ja]; ONE_TIME_CODE: code, purpose,
+    expires_minutes; EMOJI_CHALLENGE: emojis (list, in order), purpose,
+    expires_minutes; RECOVERY_REQUESTED: at, [code]; RECOVERY_COMPLETED: at,
+    blocked_until; SELF_LOCK: at; LEAKED_CREDENTIALS: at. ``purpose`` words with their
+    own text: login, step_up, withdrawal, bank_account_change, contact_change,
+    password_change, mfa_enroll, mfa_remove, recovery, order (others read "your
+    request"). tests/unit/notify/test_templates.py renders each with sample values."""
 
     LOGIN = "login"
     NEW_DEVICE = "new_device"

@@ -513,6 +513,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "notifications.medium.sms": {"ja": "SMS", "en": "Text message"},
     "notifications.medium.push": {"ja": "アプリ通知", "en": "App"},
     "notifications.required": {"ja": "必須", "en": "required"},
+    "notifications.unavailable": {"ja": "利用できません", "en": "not available"},
     "notifications.save": {"ja": "設定を保存", "en": "Save settings"},
     "notifications.back": {"ja": "セキュリティ設定に戻る", "en": "Back to security"},
     "notifications.link_intro": {

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import threading
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
@@ -18,6 +19,7 @@ from factories.mail import Inbox, free_port, webhook_gateway
 from kabuguard.notify.email import SmtpChannel, SmtpTarget
 from kabuguard.notify.interfaces import DeliveryError, Medium, OutgoingMessage
 from kabuguard.notify.webhook import WebhookChannel
+from kabuguard.settings import ConfigError, load_settings
 
 NOW = datetime(2025, 4, 8, 1, 0, tzinfo=UTC)
 MESSAGE = OutgoingMessage(notice_id="ntc_1", kind="withdrawal", medium=Medium.EMAIL,
@@ -162,3 +164,15 @@ def test_webhook_unreachable_is_worth_a_retry():
 def test_webhook_body_is_utf8_json():
     body = WebhookChannel("https://gateway.invalid/sms", key=b"k").payload(MESSAGE)
     assert json.loads(body.decode("utf-8"))["body"] == MESSAGE.body
+
+
+@pytest.mark.parametrize(("overrides", "needle"), [
+    ({"smtp_url": "imap://mail.example.jp"}, "smtp://"),
+    ({"smtp_url": "smtp://"}, "names no host"),
+    ({"smtp_url": "maildir://"}, "needs a path"),
+    ({"sms_webhook_url": "ftp://gateway"}, "https://"),
+    ({"support_phone": "call support.example.jp"}, "KABUGUARD_SUPPORT_PHONE"),
+])
+def test_notify_settings_are_checked_at_start(overrides, needle):
+    with pytest.raises(ConfigError, match=re.escape(needle)):
+        load_settings(**overrides)
