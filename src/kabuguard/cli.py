@@ -30,8 +30,11 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
 export_app = typer.Typer(help="Export reference data.", no_args_is_help=True)
 leaked_app = typer.Typer(help="Leaked credential (combo) lists.", no_args_is_help=True)
+notify_app = typer.Typer(help="Notices to customers: the outbox, delivery, dead letters.",
+                         no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(leaked_app, name="leaked")
+app.add_typer(notify_app, name="notify")
 app.add_typer(audit_app, name="audit")
 app.add_typer(export_app, name="export")
 
@@ -180,8 +183,27 @@ def demo(
     settings = _settings(port=port, mode="demo")
     Database(settings.database_url).dispose()
     upgrade(settings.database_url)
+    settings = _demo_mail(settings)
     _seed(settings)
     _serve(settings)
+
+
+def _demo_mail(settings: Settings) -> Settings:
+    """Without a mail server configured, the demo writes every notice (e-mail, and SMS
+    and app push unless those have gateways) into a Maildir folder beside the database,
+    where one-time codes can be read as files."""
+    if settings.smtp_url:
+        out.print(f"e-mail notices go to {_safe_url(settings.smtp_url)}", highlight=False)
+        return settings
+    base = settings.sqlite_path()
+    folder = ((base.parent if base else Path("var")) / "mail").resolve()
+    url = f"maildir://{folder}"
+    overrides = {"smtp_url": url,
+                 "sms_webhook_url": settings.sms_webhook_url or url,
+                 "push_webhook_url": settings.push_webhook_url or url}
+    out.print(f"notices (e-mail, SMS, app push) are written to {folder / 'new'}: "
+              "one file per message", highlight=False)
+    return settings.model_copy(update=overrides)
 
 
 @audit_app.command("verify")
@@ -302,6 +324,100 @@ def leaked_list(
                       str(m.line_number), m.status,
                       m.resolved_at.strftime("%Y-%m-%d %H:%M") if m.resolved_at else "")
     out.print(table)
+
+
+@notify_app.command("dispatch")
+@friendly
+def notify_dispatch(
+    loop: Annotated[bool, typer.Option("--loop", help="Keep delivering until Ctrl+C.")] = False,
+    interval: Annotated[float, typer.Option(min=0.2, help="Seconds between passes.")] = 2.0,
+) -> None:
+    """Deliver the due notices once (or keep doing so with --loop)."""
+    import time
+
+    from kabuguard.container import build_services
+
+    services = build_services(_settings())
+    try:
+        while True:
+            result = services.dispatcher.dispatch_once()
+            if result or not loop:
+                out.print(f"sent {result.sent}, retrying {result.retrying}, dead {result.dead}")
+            if not loop:
+                return
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        return
+    finally:
+        services.close()
+
+
+@notify_app.command("list")
+@friendly
+def notify_list(
+    status: Annotated[str | None, typer.Option(
+        help="pending, sending, sent or dead (dead: the dead letters).")] = None,
+    customer: Annotated[str | None, typer.Option(help="Only this customer's notices.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+) -> None:
+    """The newest notices, without their text and with masked addresses."""
+    from rich.table import Table
+
+    from kabuguard.container import build_services
+    from kabuguard.web.i18n import format_jst
+
+    services = build_services(_settings())
+    try:
+        rows = services.outbox.list(status=status, customer_id=customer, limit=limit)
+        counts = services.outbox.counts()
+    finally:
+        services.close()
+    table = Table(title=f"notices ({', '.join(f'{k} {v}' for k, v in sorted(counts.items()))})"
+                  if counts else "notices")
+    for column in ("id", "created (JST)", "customer", "kind", "medium", "to", "status",
+                   "tries", "next / sent (JST)", "last error"):
+        table.add_column(column, overflow="fold")
+    for n in rows:
+        when = n.sent_at if n.status == "sent" else n.next_attempt_at
+        table.add_row(n.id, format_jst(n.created_at), n.customer_id, n.kind, n.medium,
+                      n.address, n.status, str(n.attempts), format_jst(when),
+                      n.last_error or "")
+    out.print(table)
+    if not rows:
+        out.print("no notices match")
+
+
+@notify_app.command("retry")
+@friendly
+def notify_retry(
+    notice_id: Annotated[str | None, typer.Argument(help="The dead notice to re-queue.")] = None,
+    all_dead: Annotated[bool, typer.Option("--all-dead", help="Re-queue every dead notice.")] = False,
+) -> None:
+    """Put dead notices back in the queue (after fixing what made them fail)."""
+    from kabuguard.container import build_services
+
+    if bool(notice_id) == all_dead:
+        raise CliError("name one notice id, or give --all-dead")
+    services = build_services(_settings())
+    try:
+        if all_dead:
+            out.print(f"re-queued {services.outbox.retry_all_dead()} dead notices")
+        else:
+            assert notice_id is not None  # noqa: S101 - checked above
+            services.outbox.retry(notice_id)
+            out.print(f"re-queued {notice_id}")
+    finally:
+        services.close()
+
+
+@notify_app.command("webhook-key")
+@friendly
+def notify_webhook_key() -> None:
+    """Print the key the SMS and push gateways use to check kabuguard's signature
+    (hex; derived from KABUGUARD_DATA_KEY, so it changes when that key does)."""
+    from kabuguard.notify.webhook import webhook_key
+
+    out.print(webhook_key(_settings().data_keys[0]).hex(), highlight=False)
 
 
 @app.command()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from kabuguard.audit.services import SqlAuditLog, derive_audit_key
@@ -11,6 +12,7 @@ from kabuguard.broker.symbols import load_symbols
 from kabuguard.bus.services import InProcessBus, OutboxRelay
 from kabuguard.crypto import FieldCipher
 from kabuguard.domain.clock import Clock, utcnow
+from kabuguard.domain.netinfo import IpRanges
 from kabuguard.guard.policy import load_policy
 from kabuguard.guard.services import Guard
 from kabuguard.identity.authenticator_app import AuthenticatorAppService
@@ -26,7 +28,14 @@ from kabuguard.identity.self_lock import SelfLockService
 from kabuguard.identity.services import IdentityService
 from kabuguard.identity.webauthn import RelyingParty
 from kabuguard.journal import Journal
+from kabuguard.notify.channels import build_channels
+from kabuguard.notify.dispatch import Dispatcher
+from kabuguard.notify.outbox import NoticeOutbox
+from kabuguard.notify.planner import NoticePlanner
+from kabuguard.notify.preferences import NotificationPreferences
+from kabuguard.notify.render import Renderer
 from kabuguard.notify.services import SqlNotifier
+from kabuguard.notify.webhook import webhook_key
 from kabuguard.settings import Settings
 from kabuguard.store.database import Database
 
@@ -51,6 +60,10 @@ class Services:
     removals: MfaRemovalService
     self_lock: SelfLockService
     leaked: LeakedCredentialService
+    notification_preferences: NotificationPreferences
+    dispatcher: Dispatcher
+    outbox: NoticeOutbox
+    ip_ranges: IpRanges
 
     def close(self) -> None:
         self.db.dispose()
@@ -62,6 +75,14 @@ def build_services(settings: Settings, *, clock: Clock = utcnow,
     cipher = FieldCipher(settings.data_keys)
     audit = SqlAuditLog(derive_audit_key(settings.data_keys[0]))
     journal = Journal(audit)
+    channels = build_channels(
+        smtp_url=settings.smtp_url, mail_from=settings.mail_from,
+        sms_webhook_url=settings.sms_webhook_url, push_webhook_url=settings.push_webhook_url,
+        webhook_key=webhook_key(settings.data_keys[0]), timeout=settings.notify_timeout)
+    preferences = NotificationPreferences(db, journal=journal, configured=channels,
+                                          clock=clock)
+    notifier = SqlNotifier(cipher, preferences=preferences)
+    ip_ranges = IpRanges.from_csv(settings.ip_ranges) if settings.ip_ranges else IpRanges.packaged()
     guard = Guard(load_policy(settings.policy))
     identity = IdentityService(
         db, cipher=cipher, journal=journal, guard=guard,
@@ -75,10 +96,16 @@ def build_services(settings: Settings, *, clock: Clock = utcnow,
         always_open=settings.market_hours == "always_open",
         bank_cooling_off=settings.bank_cooling_off,
         max_order_notional_yen=settings.max_order_notional_yen,
-        max_withdrawal_yen=settings.max_withdrawal_yen, clock=clock,
+        max_withdrawal_yen=settings.max_withdrawal_yen, notifier=notifier, clock=clock,
     )
+    journal.add_listener(NoticePlanner(notifier, ip_ranges=ip_ranges,
+                                       symbol_info=_symbol_info(broker)))
+    dispatcher = Dispatcher(
+        db, notifier=notifier, renderer=Renderer(support_phone=settings.support_phone),
+        channels=channels, max_attempts=settings.notify_max_attempts,
+        retry_base=settings.notify_retry_base, retry_max=settings.notify_retry_max,
+        clock=clock)
     bus = InProcessBus()
-    notifier = SqlNotifier(cipher)
     recovery = RecoveryService(identity, code_key=derive_code_key(settings.data_keys[0]),
                                cooling_off=settings.recovery_cooling_off, notifier=notifier)
     leaked = LeakedCredentialService(db, cipher=cipher, passwords=identity.passwords,
@@ -95,4 +122,18 @@ def build_services(settings: Settings, *, clock: Clock = utcnow,
                     relay=OutboxRelay(db, bus, clock=clock), notifier=notifier,
                     removals=MfaRemovalService(identity, notifier=notifier),
                     self_lock=SelfLockService(identity, notifier=notifier),
-                    leaked=leaked)
+                    leaked=leaked,
+                    notification_preferences=preferences, dispatcher=dispatcher,
+                    outbox=NoticeOutbox(db, cipher=cipher, clock=clock), ip_ranges=ip_ranges)
+
+
+def _symbol_info(broker: BrokerService) -> Callable[[str], dict[str, str | None]]:
+    """Names and currency of a symbol, for the order notice."""
+
+    def info(code: str) -> dict[str, str | None]:
+        sym = broker.symbols.get(code)
+        if sym is None:
+            return {}
+        return {"name": sym.name, "name_ja": sym.name_ja, "currency": sym.currency}
+
+    return info

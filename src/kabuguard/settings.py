@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -18,7 +19,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from kabuguard.broker.market import FxRates
 from kabuguard.crypto import FieldCipher
+from kabuguard.domain.netinfo import IpRanges
 from kabuguard.guard.policy import load_policy
+from kabuguard.notify.email import SmtpTarget, maildir_path
 
 # The demo key is derived from a public string: it protects nothing and is refused
 # outside demo mode, so a production deployment cannot start with it by accident.
@@ -66,6 +69,25 @@ class Settings(BaseSettings):
     policy: str = "baseline_2024"
     max_order_notional_yen: int = Field(default=500_000_000, gt=0)
     max_withdrawal_yen: int = Field(default=100_000_000, gt=0)
+    # -- notices (kabuguard.notify) --
+    # Where e-mail goes: smtp://[user:pass@]host:port (add ?starttls=true), smtps://…,
+    # or maildir:///path (a folder; the demo's default). Unset: e-mail notices are
+    # parked as dead letters naming this setting.
+    smtp_url: str | None = None
+    mail_from: str = "かぶガード証券 <no-reply@kabuguard.example>"
+    # The firm's SMS and app-push gateways (JSON POST signed with HMAC-SHA256); unset,
+    # notices go by e-mail only. maildir:///path also works here, for the demo.
+    sms_webhook_url: str | None = None
+    push_webhook_url: str | None = None
+    notify_timeout: timedelta = timedelta(seconds=10)
+    notify_max_attempts: int = Field(default=8, ge=1, le=50)
+    notify_retry_base: timedelta = timedelta(seconds=30)
+    notify_retry_max: timedelta = timedelta(hours=1)
+    # The number every notice's footer tells the customer to call if it was not them.
+    support_phone: str = "0120-000-000"
+    # CSV (cidr,country,asn,kind) mapping addresses to country and network; default:
+    # the sample shipped in kabuguard/domain/data/ip_ranges.csv.
+    ip_ranges: Path | None = None
 
     @field_validator("database_url")
     @classmethod
@@ -93,6 +115,40 @@ class Settings(BaseSettings):
         if value is not None and not value.is_dir():
             msg = f"KABUGUARD_BREACHED_PASSWORDS_DIR is not a directory: {value}"
             raise ValueError(msg)
+        return value
+
+    @field_validator("smtp_url")
+    @classmethod
+    def _mail_url(cls, value: str | None) -> str | None:
+        if value and maildir_path(value) is None:
+            SmtpTarget.parse(value)  # raises ValueError saying what is wrong
+        return value or None
+
+    @field_validator("sms_webhook_url", "push_webhook_url")
+    @classmethod
+    def _webhook_url(cls, value: str | None) -> str | None:
+        if value and not value.startswith(("https://", "http://", "maildir://")):
+            msg = "a webhook URL must start with https:// (or http://, or maildir:// for the demo)"
+            raise ValueError(msg)
+        return value or None
+
+    @field_validator("support_phone")
+    @classmethod
+    def _phone_only(cls, value: str) -> str:
+        if not re.fullmatch(r"[0-9+][0-9 ()-]{5,20}", value.strip()):
+            msg = "KABUGUARD_SUPPORT_PHONE must be a phone number such as 0120-000-000"
+            raise ValueError(msg)
+        return value.strip()
+
+    @field_validator("ip_ranges")
+    @classmethod
+    def _ip_ranges_load(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            try:
+                IpRanges.from_csv(value)
+            except OSError as exc:
+                msg = f"KABUGUARD_IP_RANGES cannot be read: {exc.strerror or exc}: {value}"
+                raise ValueError(msg) from None
         return value
 
     @model_validator(mode="after")

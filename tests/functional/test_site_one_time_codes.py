@@ -30,8 +30,10 @@ def hidden(page: str, name: str) -> str:
 
 def last_params(services) -> dict:
     with services.db.read() as session:
-        notice = session.scalars(select(Notice).order_by(Notice.created_at.desc(),
-                                                         Notice.id.desc()).limit(1)).one()
+        # The code's notice, not the login's (the journal queues that one too).
+        notice = session.scalars(
+            select(Notice).where(Notice.kind.in_(["one_time_code", "emoji_challenge"]))
+            .order_by(Notice.created_at.desc(), Notice.id.desc()).limit(1)).one()
     return services.notifier.decode(notice)[1]
 
 

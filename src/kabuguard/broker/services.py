@@ -62,6 +62,7 @@ from kabuguard.domain.errors import (
 from kabuguard.domain.events import Event, EventType, RequestContext, format_ts_jst
 from kabuguard.domain.ids import new_id
 from kabuguard.journal import Journal
+from kabuguard.notify.interfaces import NoticeKind, Notifier, NullNotifier
 from kabuguard.store.database import Database
 
 MAX_QUANTITY = 100_000_000
@@ -76,8 +77,11 @@ class BrokerService:
                  symbols: dict[str, Symbol], impact: ImpactModel,
                  calendar: TradingCalendar, fx: FxRates, always_open: bool,
                  bank_cooling_off: timedelta, max_order_notional_yen: int,
-                 max_withdrawal_yen: int, clock: Clock = utcnow) -> None:
+                 max_withdrawal_yen: int, notifier: Notifier | None = None,
+                 clock: Clock = utcnow) -> None:
         self.db, self.journal, self.cipher = db, journal, cipher
+        # Executions have no event of their own: the fill queues its notice here.
+        self.notifier: Notifier = notifier or NullNotifier()
         self.symbols, self.impact, self.calendar, self.fx = symbols, impact, calendar, fx
         self.always_open = always_open
         self.bank_cooling_off = bank_cooling_off
@@ -387,6 +391,14 @@ class BrokerService:
         session.add(execution)
         order.status = "filled"
         order.updated_at = now
+        self.notifier.queue(
+            session, customer_id=account.customer_id, kind=NoticeKind.EXECUTION, now=now,
+            params={"at": now.isoformat(), "symbol": sym.symbol, "side": order.side,
+                    "quantity": order.quantity,
+                    "price": str(Decimal(price) / sym.minor_per_unit),
+                    "currency": sym.currency, "amount_jpy": amount, "name": sym.name,
+                    "name_ja": sym.name_ja or sym.name},
+            dedupe_key=f"execution:{execution.id}")
         return execution
 
     def fx_rate(self, currency: str) -> Decimal:
@@ -622,7 +634,9 @@ class BrokerService:
             session.add(row)
             self.journal.record(session, Event(
                 new_id("evt"), now, EventType.BANK_ACCOUNT_CHANGE, account_id, context,
-                {"bank_account": row.token}), actor=f"customer:{account_id}")
+                {"bank_account": row.token}), actor=f"customer:{account_id}",
+                notice_hints={"effective_at": row.usable_from, "bank_name": row.bank_name,
+                              "number_last4": row.number_last4})
             return {"bank_name": row.bank_name, "number_masked": f"***{row.number_last4}",
                     "usable_from": row.usable_from.isoformat(), "token": row.token}
 

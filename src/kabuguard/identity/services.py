@@ -185,6 +185,11 @@ class IdentityService:
         c = session.get(Customer, customer_id)
         if c is None:
             raise UnknownAccount(f"No account {customer_id}.", account=customer_id)
+        # The previous address gets the notice too (someone who changes the e-mail
+        # must not silence the warning with it); it is handed to the notifier in
+        # memory and stored nowhere in clear.
+        previous_enc = c.email_enc if field == "email" else c.phone_enc
+        previous = self.cipher.decrypt(previous_enc) if previous_enc else None
         if field == "email":
             c.email_enc = self.cipher.encrypt(clean)
         else:
@@ -195,6 +200,7 @@ class IdentityService:
                   {"field": field}),
             actor=f"customer:{customer_id}",
             audit_extra={"new_value_token": self.cipher.token(field, clean)},
+            notice_hints={"previous_address": previous} if previous != clean else None,
         )
 
     # -- login and sessions ----------------------------------------------------------

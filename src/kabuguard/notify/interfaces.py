@@ -8,6 +8,7 @@ dispatcher delivers it at least once, with retries, or parks it as a dead letter
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
@@ -23,7 +24,24 @@ class Medium(StrEnum):
 
 class NoticeKind(StrEnum):
     """One template family per kind (ja and en). Kinds in ``MANDATORY`` cannot be
-    switched off by the customer: an intruder's first move would be to silence them."""
+    switched off by the customer: an intruder's first move would be to silence them.
+
+    Parameters of each kind (JSON values; times ISO-8601 UTC; optional ones in []):
+    LOGIN/NEW_DEVICE: at, country (ISO alpha-2, "local" or "" unknown), device,
+    [channel]; FAILED_LOGIN_BURST: at, count; ACCOUNT_LOCKED: at, reason
+    ("password_failures" or another word, shown generically); MFA_CHANGE: at, change
+    (enroll|remove), method, [name]; MFA_REMOVAL_SCHEDULED: at, method, [name],
+    effective_at; CONTACT_CHANGE: at, field; PASSWORD_CHANGE: at; BANK_ACCOUNT_CHANGE:
+    at, effective_at, [bank_name, number_last4]; WITHDRAWAL: at, amount_jpy; ORDER: at,
+    symbol, side, quantity, order_type, [limit_price, currency, name, name_ja];
+    EXECUTION: at, symbol, side, quantity, price (decimal string, instrument currency),
+    [currency, amount_jpy, name, name_ja]; ONE_TIME_CODE: code, purpose,
+    expires_minutes; EMOJI_CHALLENGE: emojis (list, in order), purpose,
+    expires_minutes; RECOVERY_REQUESTED: at, [code]; RECOVERY_COMPLETED: at,
+    blocked_until; SELF_LOCK: at; LEAKED_CREDENTIALS: at. ``purpose`` words with their
+    own text: login, step_up, withdrawal, bank_account_change, contact_change,
+    password_change, mfa_enroll, mfa_remove, recovery, order (others read "your
+    request"). tests/unit/notify/test_templates.py renders each with sample values."""
 
     LOGIN = "login"
     NEW_DEVICE = "new_device"
@@ -48,6 +66,50 @@ class NoticeKind(StrEnum):
 MANDATORY: frozenset[NoticeKind] = frozenset(NoticeKind) - {
     NoticeKind.LOGIN, NoticeKind.ORDER, NoticeKind.EXECUTION,
 }
+# Kinds that always name their medium (the code goes where the customer asked for it),
+# so the customer's notification settings do not list them.
+DIRECT: frozenset[NoticeKind] = frozenset({NoticeKind.ONE_TIME_CODE,
+                                           NoticeKind.EMOJI_CHALLENGE})
+
+
+class NoticeStatus(StrEnum):
+    """pending -> sending (claimed by one dispatcher, for a lease) -> sent; a failed
+    attempt goes back to pending with a later ``next_attempt_at``, the last one to dead."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    DEAD = "dead"
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMessage:
+    """One rendered notice for one address: what a channel sends."""
+
+    notice_id: str
+    kind: str
+    medium: Medium
+    language: str
+    address: str
+    subject: str
+    body: str
+
+
+class DeliveryError(Exception):
+    """A channel could not deliver. ``reason`` is short and holds no secret and no
+    address ("SMTP 451", "connection refused"); ``permanent`` means retrying cannot
+    help (the notice goes to the dead letters at once)."""
+
+    def __init__(self, reason: str, *, permanent: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason[:400]
+        self.permanent = permanent
+
+
+class Channel(Protocol):
+    """Delivers rendered messages of one medium. Raises DeliveryError."""
+
+    def send(self, message: OutgoingMessage, *, now: datetime) -> None: ...
 
 
 class Notifier(Protocol):

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Index, Integer, String, Text
+from sqlalchemy import Boolean, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from kabuguard.store.base import Base
@@ -25,7 +25,9 @@ class Notice(Base):
     language: Mapped[str] = mapped_column(String(2))
     address_enc: Mapped[str] = mapped_column(Text)
     params_enc: Mapped[str] = mapped_column(Text)
-    # pending -> sent, or pending -> dead after the last failed attempt.
+    # pending -> sending -> sent, or back to pending, or dead after the last failed
+    # attempt (interfaces.NoticeStatus). While ``sending``, ``next_attempt_at`` is the end
+    # of the claiming dispatcher's lease: a dispatcher that died mid-send is taken over.
     status: Mapped[str] = mapped_column(String(10), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -34,3 +36,17 @@ class Notice(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     dedupe_key: Mapped[str | None] = mapped_column(String(120), unique=True)
+
+
+class NoticePreference(Base):
+    """A customer's choice of media for one kind of notice; no row means the default
+    (notify.preferences). For a mandatory kind, e-mail stays on whatever this says."""
+
+    __tablename__ = "notice_preferences"
+
+    customer_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40), primary_key=True)
+    email: Mapped[bool] = mapped_column(Boolean)
+    sms: Mapped[bool] = mapped_column(Boolean)
+    push: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -13,13 +13,22 @@ from sqlalchemy.orm import Session
 from kabuguard.crypto import FieldCipher
 from kabuguard.domain.ids import new_id
 from kabuguard.identity.models import Customer
-from kabuguard.notify.interfaces import Medium, NoticeKind
+from kabuguard.notify.interfaces import Medium, NoticeKind, NoticeStatus
 from kabuguard.notify.models import Notice
+from kabuguard.notify.preferences import NotificationPreferences
 
 
 class SqlNotifier:
-    def __init__(self, cipher: FieldCipher) -> None:
+    """``media=None`` follows the customer's notification settings
+    (``notify.preferences``); without a preferences service every notice goes by
+    e-mail. An explicit ``media=`` and ``extra_addresses`` are always queued: the
+    caller asked for them, and a medium with no channel configured becomes a dead
+    letter that says so rather than a message silently never sent."""
+
+    def __init__(self, cipher: FieldCipher, *,
+                 preferences: NotificationPreferences | None = None) -> None:
         self._cipher = cipher
+        self.preferences = preferences
 
     def queue(self, session: Session, *, customer_id: str, kind: NoticeKind,
               params: Mapping[str, Any], now: datetime,
@@ -32,26 +41,38 @@ class SqlNotifier:
         customer = session.get(Customer, customer_id)
         if customer is None:
             return 0
-        addresses = self._addresses(customer, media)
-        for extra in extra_addresses:
-            if extra not in addresses:
-                addresses.append(extra)
+        addresses = self._addresses(customer, self._media(session, customer, kind, media))
+        # Extra addresses are named by the caller (the previous phone after a change,
+        # the old phone after a recovery), like explicit media: always queued, so an
+        # unconfigured gateway shows up as a dead letter instead of a silent gap.
+        for raw_medium, address in extra_addresses:
+            medium = Medium(raw_medium)
+            if (medium, address) not in addresses:
+                addresses.append((medium, address))
         body = self._cipher.encrypt(json.dumps(dict(params), ensure_ascii=False))
         for n, (medium, address) in enumerate(addresses):
             session.add(Notice(
                 id=new_id("ntc"), customer_id=customer_id, kind=str(kind),
                 medium=str(medium), language=customer.language or "ja",
                 address_enc=self._cipher.encrypt(address), params_enc=body,
-                status="pending", attempts=0, next_attempt_at=now, created_at=now,
+                status=str(NoticeStatus.PENDING), attempts=0, next_attempt_at=now,
+                created_at=now,
                 dedupe_key=(f"{dedupe_key}#{n}" if n and dedupe_key else dedupe_key),
             ))
         return len(addresses)
 
+    def _media(self, session: Session, customer: Customer, kind: NoticeKind,
+               media: Sequence[Medium] | None) -> list[Medium]:
+        if media is not None:
+            return [Medium(m) for m in media]
+        if self.preferences is None:
+            return [Medium.EMAIL]
+        return self.preferences.media(session, customer, NoticeKind(kind))
+
     def _addresses(self, customer: Customer,
-                   media: Sequence[Medium] | None) -> list[tuple[Medium, str]]:
-        wanted = list(media) if media is not None else [Medium.EMAIL]
+                   media: Sequence[Medium]) -> list[tuple[Medium, str]]:
         found: list[tuple[Medium, str]] = []
-        for medium in wanted:
+        for medium in media:
             if medium is Medium.EMAIL:
                 found.append((medium, self._cipher.decrypt(customer.email_enc)))
             elif medium is Medium.SMS and customer.phone_enc:

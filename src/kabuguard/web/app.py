@@ -18,11 +18,13 @@ from kabuguard.container import Services, build_services
 from kabuguard.logs import configure_logging
 from kabuguard.settings import Settings, load_settings
 from kabuguard.web.api.account_security import router as api_account_security_router
+from kabuguard.web.api.notifications import router as api_notifications_router
 from kabuguard.web.api.recovery import router as api_recovery_router
 from kabuguard.web.api.routes import router as api_router
 from kabuguard.web.customer.bank import router as bank_router
 from kabuguard.web.customer.cash import router as cash_router
 from kabuguard.web.customer.mfa_removal import router as mfa_removal_router
+from kabuguard.web.customer.notifications import router as notifications_router
 from kabuguard.web.customer.orders import router as orders_router
 from kabuguard.web.customer.profile import router as profile_router
 from kabuguard.web.customer.recovery import router as recovery_router
@@ -38,12 +40,14 @@ log = structlog.get_logger(__name__)
 
 async def _background(services: Services, interval_seconds: float) -> None:
     """Runs due orders (market opens, limits reached), applies MFA removals whose
-    cooling-off has ended, and relays the outbox."""
+    cooling-off has ended, relays the outbox and delivers due notices (the
+    dispatcher's claim makes it safe in every worker at once)."""
     while True:
         try:
             await anyio.to_thread.run_sync(services.broker.run_due_orders)
             await anyio.to_thread.run_sync(services.removals.run_due_removals)
             await anyio.to_thread.run_sync(services.relay.relay_once)
+            await anyio.to_thread.run_sync(services.dispatcher.dispatch_once)
         except Exception:  # keep the loop alive; the error is logged with its traceback
             log.exception("background.failed")
         await asyncio.sleep(interval_seconds)
@@ -89,6 +93,8 @@ def create_app(settings: Settings, *, services: Services | None = None,
     app.include_router(recovery_router)
     app.include_router(mfa_removal_router)
     app.include_router(self_lock_router)
+    app.include_router(notifications_router)
+    app.include_router(api_notifications_router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -827,6 +827,72 @@ MESSAGES: dict[str, dict[str, str]] = {
               "カスタマーサポートにお電話ください。",
         "en": "A password known to be leaked no longer logs you in alone. Log in with a "
               "passkey or call our customer support desk."},
+    # --- notifications ---
+    "notifications.title": {"ja": "通知設定", "en": "Notification settings"},
+    "notifications.settings_title": {"ja": "お知らせの受け取り方", "en": "How you get notices"},
+    "notifications.intro": {
+        "ja": "ログイン、ご注文、約定などのお知らせを、どの方法で受け取るかを選べます。"
+              "当社からのお知らせにリンク（URL）が記載されることはありません。",
+        "en": "Choose how you receive notices of logins, orders, executions and more. "
+              "Our notices never contain a link."},
+    "notifications.mandatory_note": {
+        "ja": "「必須」のお知らせ（新しい端末からのログイン、出金、登録情報や出金先口座の変更など）は、"
+              "不正利用に早く気づいていただくため、メールでの送信を停止できません。",
+        "en": "Notices marked \"required\" (a login from a new device, withdrawals, changes "
+              "of your details or bank account and the like) always go by e-mail, so that "
+              "you notice any misuse early."},
+    "notifications.sms_unavailable": {
+        "ja": "SMSでのお知らせは、電話番号をご登録いただき、"
+              "当社がSMS配信を提供している場合にご利用いただけます。",
+        "en": "Text messages are available once a phone number is registered and where we "
+              "offer them."},
+    "notifications.push_unavailable": {
+        "ja": "アプリへのプッシュ通知は現在ご利用いただけません。",
+        "en": "App notifications are not available at the moment."},
+    "notifications.kind": {"ja": "お知らせ", "en": "Notice"},
+    "notifications.medium.email": {"ja": "メール", "en": "E-mail"},
+    "notifications.medium.sms": {"ja": "SMS", "en": "Text message"},
+    "notifications.medium.push": {"ja": "アプリ通知", "en": "App"},
+    "notifications.required": {"ja": "必須", "en": "required"},
+    "notifications.unavailable": {"ja": "利用できません", "en": "not available"},
+    "notifications.save": {"ja": "設定を保存", "en": "Save settings"},
+    "notifications.back": {"ja": "セキュリティ設定に戻る", "en": "Back to security"},
+    "notifications.link_intro": {
+        "ja": "ログインやお取引のお知らせを、メール・SMS・アプリのどれで受け取るかを設定できます。",
+        "en": "Choose whether notices of logins and trades come by e-mail, text message or "
+              "the app."},
+    "notifications.link": {"ja": "通知設定を開く", "en": "Open notification settings"},
+    "notifications.notice_saved": {"ja": "通知設定を保存しました。",
+                                   "en": "Your notification settings were saved."},
+    "invalid.mandatory_email": {
+        "ja": "このお知らせはメールでの送信を停止できません"
+              "（不正利用に気づいていただくための必須のお知らせです）。",
+        "en": "E-mail for this notice cannot be switched off: it warns you of changes an "
+              "intruder would make."},
+    "notifications.kind.login": {"ja": "ログイン", "en": "Login"},
+    "notifications.kind.new_device": {"ja": "新しい端末からのログイン",
+                                      "en": "Login from a new device"},
+    "notifications.kind.failed_login_burst": {"ja": "ログイン失敗の連続",
+                                              "en": "Repeated failed logins"},
+    "notifications.kind.account_locked": {"ja": "ログインの停止", "en": "Login paused"},
+    "notifications.kind.mfa_change": {"ja": "認証方法の登録・削除",
+                                      "en": "Sign-in method added or removed"},
+    "notifications.kind.mfa_removal_scheduled": {"ja": "認証方法の削除予定",
+                                                 "en": "Sign-in method removal scheduled"},
+    "notifications.kind.contact_change": {"ja": "連絡先の変更", "en": "Contact details changed"},
+    "notifications.kind.password_change": {"ja": "パスワードの変更", "en": "Password changed"},
+    "notifications.kind.bank_account_change": {"ja": "出金先口座の変更",
+                                               "en": "Withdrawal account changed"},
+    "notifications.kind.withdrawal": {"ja": "出金", "en": "Withdrawal"},
+    "notifications.kind.order": {"ja": "ご注文の受付", "en": "Order received"},
+    "notifications.kind.execution": {"ja": "約定", "en": "Execution"},
+    "notifications.kind.recovery_requested": {"ja": "アカウント回復の申込み",
+                                              "en": "Account recovery requested"},
+    "notifications.kind.recovery_completed": {"ja": "アカウント回復の完了",
+                                              "en": "Account recovery completed"},
+    "notifications.kind.self_lock": {"ja": "口座ロック", "en": "Account locked by you"},
+    "notifications.kind.leaked_credentials": {"ja": "パスワード流出の検知",
+                                              "en": "Leaked password found"},
 }
 
 

@@ -10,7 +10,8 @@ import pytest
 
 from kabuguard.broker.market import Market
 from kabuguard.domain.events import Channel
-from kabuguard.web.customer import cash, orders, profile
+from kabuguard.notify.preferences import SETTABLE
+from kabuguard.web.customer import cash, notifications, orders, profile
 from kabuguard.web.customer.display import CASH_KINDS, ORDER_STATUSES
 from kabuguard.web.i18n import LANGUAGES, MESSAGES, translate
 
@@ -27,6 +28,8 @@ FAMILIES = {
     "market.": tuple(m.value for m in Market),
     "channel.": tuple(c.value for c in Channel),
     "cash.kind.": CASH_KINDS,
+    "notifications.kind.": tuple(str(k) for k in SETTABLE),
+    "notifications.medium.": notifications.MEDIA,
 }
 
 
@@ -84,7 +87,7 @@ def test_the_scan_finds_what_the_pages_use():
     assert {prefix for _, prefix in BUILT_KEY.findall(sources)} == set(FAMILIES)
 
 
-@pytest.mark.parametrize("module", [cash, orders, profile])
+@pytest.mark.parametrize("module", [cash, orders, profile, notifications])
 def test_redirect_notices_exist(module):
     for key in module.NOTICES.values():
         assert key in MESSAGES
