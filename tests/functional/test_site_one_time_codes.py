@@ -3,8 +3,6 @@ second step, and the step-up page that resumes the action after the answer."""
 
 from __future__ import annotations
 
-import html
-import re
 from datetime import timedelta
 
 import pytest
@@ -12,6 +10,7 @@ from sqlalchemy import select
 
 from factories.apps import app_with_policy
 from factories.customers import PASSWORD, make_customer
+from factories.forms import form_of, hidden
 from kabuguard.audit.models import AuditRecord
 from kabuguard.notify.models import Notice
 from kabuguard.web.security import SESSION_COOKIE
@@ -24,10 +23,6 @@ def env(database_url, clock, tmp_path, request):
         yield services, client, clock
 
 
-def hidden(page: str, name: str) -> str:
-    return html.unescape(page.split(f'name="{name}" value="')[1].split('"', maxsplit=1)[0])
-
-
 def last_params(services) -> dict:
     with services.db.read() as session:
         # The code's notice, not the login's (the journal queues that one too).
@@ -35,15 +30,6 @@ def last_params(services) -> dict:
             select(Notice).where(Notice.kind.in_(["one_time_code", "emoji_challenge"]))
             .order_by(Notice.created_at.desc(), Notice.id.desc()).limit(1)).one()
     return services.notifier.decode(notice)[1]
-
-
-def form_of(page: str, form_id: str) -> dict[str, list[str]]:
-    """The hidden fields of one form of the page, as the browser would send them."""
-    body = page.split(f'id="{form_id}"')[1].split("</form>", maxsplit=1)[0]
-    fields: dict[str, list[str]] = {}
-    for name, value in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', body):
-        fields.setdefault(name, []).append(html.unescape(value))
-    return fields
 
 
 def password_step(client, login_id: str):

@@ -14,8 +14,7 @@ from sqlalchemy.orm import Session
 from kabuguard.domain.errors import Conflict
 from kabuguard.domain.events import Event, EventType, RequestContext
 from kabuguard.domain.ids import new_id
-from kabuguard.guard.actions import Action
-from kabuguard.guard.interfaces import ActionDenied, Actor, Outcome, StepUpRequired
+from kabuguard.guard.interfaces import ActionDenied, Outcome, StepUpRequired
 from kabuguard.identity.interfaces import CodeReused, LoginResult, MethodNotOffered, SessionInfo
 from kabuguard.identity.methods import Level, Method
 from kabuguard.identity.models import Customer, TotpAuthenticator
@@ -109,9 +108,8 @@ class AuthenticatorAppService:
             raise NoAuthenticatorApp("No authenticator app is registered.", field="totp")
         step = verify_totp(self.cipher.decrypt(app.secret_enc), code, now=now,
                            last_used_step=app.last_used_step)
-        decision = self.identity.guard.check(
-            Action.LOGIN, Actor(customer_id, Level.OTP, now), context, now=now,
-            strongest_enrolled=self.identity.strongest_enrolled(customer_id))
+        decision, scope = self.identity.second_step_decision(
+            customer_id, level=Level.OTP, context=context, now=now)
         if decision.outcome is not Outcome.ALLOW:
             raise (StepUpRequired(decision) if decision.outcome is Outcome.CHALLENGE
                    else ActionDenied(decision))
@@ -121,7 +119,8 @@ class AuthenticatorAppService:
             return self.identity.open_session(
                 session, customer_id,
                 login_token=self.cipher.token("login", customer.login_id),
-                level=Level.OTP, methods=["password", "totp"], context=context, now=now)
+                level=Level.OTP, methods=["password", "totp"], context=context, now=now,
+                scope=scope)
 
     def _require_offered(self) -> None:
         """An app code counts only where the policy offers it (``otp_methods``): a

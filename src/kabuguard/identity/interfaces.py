@@ -22,6 +22,10 @@ class WeakPassword(InvalidInput):
 
 
 UNLOCK_SCOPE = "unlock"
+# A session that can only register a passkey: the policy wants one at login, its
+# published interim has ended, and the customer has none yet (JSDA 2025, J-M2). The
+# customer proved a second factor to get it; registering the passkey lifts the scope.
+ENROL_SCOPE = "enrol_passkey"
 _UNLOCK_HOW = {"passkey": "log in with your passkey to unlock it",
                "app": "log in with your password and authenticator-app code to unlock it",
                "support": "contact our support desk, which will verify your identity and "
@@ -41,6 +45,17 @@ class AccountLocked(Forbidden):
         super().__init__(f"This account is locked at your request: {_UNLOCK_HOW[unlock]}.",
                          unlock=unlock)
         self.unlock = unlock
+
+
+class PasskeyEnrolmentRequired(Forbidden):
+    """An enrolment-only session (``ENROL_SCOPE``) asked for anything but registering
+    its first passkey."""
+
+    code = "passkey_enrolment_required"
+
+    def __init__(self) -> None:
+        super().__init__("A passkey is now required to use this account. Register a "
+                         "passkey on this device first; then everything works as before.")
 
 
 class UnlockOnlySession(Forbidden):

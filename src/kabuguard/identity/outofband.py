@@ -162,9 +162,8 @@ class OutOfBandService:
         self.identity.throttle.check(context.ip, now)
         customer_id, login_expires = self._live_login(login_challenge, now)
         chosen = self._offered(customer_id, method)
-        decision = self.identity.guard.check(
-            Action.LOGIN, Actor(customer_id, Level.OTP, now), context, now=now,
-            strongest_enrolled=self.identity.strongest_enrolled(customer_id))
+        decision, _scope = self.identity.second_step_decision(
+            customer_id, level=Level.OTP, context=context, now=now)
         if decision.outcome is Outcome.CHALLENGE:
             raise StepUpRequired(decision, methods=self.identity.methods_for(customer_id,
                                                                              decision))
@@ -202,9 +201,8 @@ class OutOfBandService:
                                  answer=answer, context=context, login=True)
         # Single use of the login itself: a parallel answer loses here.
         self.identity.take_login_challenge(login_challenge)
-        decision = self.identity.guard.check(
-            Action.LOGIN, Actor(customer_id, Level.OTP, now), context, now=now,
-            strongest_enrolled=self.identity.strongest_enrolled(customer_id))
+        decision, scope = self.identity.second_step_decision(
+            customer_id, level=Level.OTP, context=context, now=now)
         if decision.outcome is not Outcome.ALLOW:
             raise (StepUpRequired(decision) if decision.outcome is Outcome.CHALLENGE
                    else ActionDenied(decision))
@@ -216,7 +214,8 @@ class OutOfBandService:
             return self.identity.open_session(
                 session, customer_id, login_token=self.identity.cipher.token("login",
                                                                              customer.login_id),
-                level=Level.OTP, methods=["password", row.method], context=context, now=now)
+                level=Level.OTP, methods=["password", row.method], context=context, now=now,
+                scope=scope)
 
     # -- step-up ------------------------------------------------------------------------
     def send_for_step_up(self, info: SessionInfo, *, method: str, action: str,

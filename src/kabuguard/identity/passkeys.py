@@ -125,6 +125,7 @@ class PasskeyService:
                 new_id("evt"), now, EventType.MFA_CHANGE, info.account_id, context,
                 {"change": "enroll", "method": "passkey"}), actor=f"customer:{info.customer_id}",
                 audit_extra={"credential": cred_id[:16]}, notice_hints={"name": label})
+            self.identity.lift_enrolment_scope(session, token)
         return {"id": cred_id, "name": label, "created_at": now.isoformat(),
                 "backed_up": reg.backed_up}
 

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
@@ -33,6 +34,7 @@ from kabuguard.guard.services import Guard
 from kabuguard.identity.breached import BreachedPasswords
 from kabuguard.identity.cooling_off import restrictions_for
 from kabuguard.identity.interfaces import (
+    ENROL_SCOPE,
     UNLOCK_SCOPE,
     AccountLocked,
     LeakedPasswordNoSecondFactor,
@@ -71,6 +73,16 @@ LOCK_AFTER = 5
 LOGIN_CHALLENGE_TTL = timedelta(minutes=5)
 LOGIN_FAILED_MESSAGE = ("The login id or password is incorrect, or password login is locked "
                         "after repeated failures. A passkey login still works.")
+
+
+ENROL_REASON = "enrolment_only"
+
+
+def _enrolment_only(decision: Decision) -> bool:
+    """A login the policy refuses only because the customer has no passkey yet."""
+    return (decision.outcome is Outcome.CHALLENGE
+            and decision.required_level is Level.PHISHING_RESISTANT
+            and "enrolment_required" in decision.reasons)
 
 
 def _hash_token(token: str) -> str:
@@ -359,7 +371,34 @@ class IdentityService:
                 has_app, has_passkey = second_factors(session, customer.id)
             decision = leaked_login_decision(decision, has_app=has_app,
                                              has_passkey=has_passkey)
+        if _enrolment_only(decision) and self.strongest_enrolled(customer.id) >= Level.OTP:
+            # No passkey yet where the policy wants one and no interim applies any
+            # more: the second factor the customer has opens a session that can only
+            # register the passkey (identity.interfaces.ENROL_SCOPE).
+            decision = replace(decision, required_level=Level.OTP,
+                               reasons=(*decision.reasons, ENROL_REASON))
         return decision
+
+    def second_step_decision(self, customer_id: str, *, level: Level,
+                             context: RequestContext, now: datetime
+                             ) -> tuple[Decision, str | None]:
+        """The guard's answer to a login's second step at ``level``, and the session
+        scope it allows: ``ENROL_SCOPE`` when only a passkey the customer does not
+        have yet would do (the session may then register one and nothing else)."""
+        decision = self.guard.check(
+            Action.LOGIN, Actor(customer_id, level, now), context, now=now,
+            strongest_enrolled=lambda: self.strongest_enrolled(customer_id))
+        if _enrolment_only(decision) and level >= Level.OTP:
+            return replace(decision, outcome=Outcome.ALLOW, required_level=None,
+                           reasons=(*decision.reasons, ENROL_REASON)), ENROL_SCOPE
+        return decision, None
+
+    def lift_enrolment_scope(self, session: Session, token: str) -> None:
+        """The customer registered a passkey: their enrolment-only session becomes a
+        normal one (still at the level it proved; a passkey step-up raises it)."""
+        ws = session.get(WebSession, _hash_token(token))
+        if ws is not None and ws.scope == ENROL_SCOPE:
+            ws.scope = None
 
     def _count_failure(self, session: Session, customer_id: str, context: RequestContext,
                        now: datetime) -> None:
@@ -433,7 +472,7 @@ class IdentityService:
 
     def open_session(self, session: Session, customer_id: str, *, login_token: str,
                      level: Level, methods: list[str], context: RequestContext,
-                     now: datetime) -> LoginResult:
+                     now: datetime, scope: str | None = None) -> LoginResult:
         """Start a session after a successful login ceremony, in the caller's
         transaction: the session row, the login record and the ``login`` event.
 
@@ -441,7 +480,8 @@ class IdentityService:
         racing a self-lock either finishes before it, and the lock ends its session, or
         after it, and gets an unlock-only session."""
         customer = session.get(Customer, customer_id, with_for_update=True)
-        scope = UNLOCK_SCOPE if customer is not None and customer.self_locked_at else None
+        if customer is not None and customer.self_locked_at:
+            scope = UNLOCK_SCOPE
         previous = session.execute(
             select(LoginRecord).where(LoginRecord.customer_id == customer_id,
                                       LoginRecord.success.is_(True))
@@ -460,7 +500,9 @@ class IdentityService:
         reset_required = customer is not None and customer.password_reset_required_at is not None
         session.add(LoginRecord(customer_id=customer_id, ts=now, ip=context.ip,
                                 user_agent=context.user_agent, channel=str(context.channel),
-                                outcome="unlock_only" if scope else "success", success=True,
+                                outcome={UNLOCK_SCOPE: "unlock_only",
+                                         ENROL_SCOPE: "enrol_only"}.get(scope or "", "success"),
+                                success=True,
                                 methods=",".join(methods)[:60]))
         ctx = RequestContext(ip=context.ip, channel=context.channel,
                              session=web_session.public_id, device=context.device,

@@ -12,7 +12,9 @@ from kabuguard.container import Services
 from kabuguard.domain.events import Channel
 from kabuguard.identity.authenticator_app import AuthenticatorAppService
 from kabuguard.identity.interfaces import (
+    ENROL_SCOPE,
     UNLOCK_SCOPE,
+    PasskeyEnrolmentRequired,
     PasswordChangeRequired,
     SessionInfo,
     SessionInvalid,
@@ -41,10 +43,26 @@ PASSWORD_CHANGE_ROUTES = frozenset({
 })
 
 
+# What an enrolment-only session (identity.interfaces.ENROL_SCOPE) may do: see the
+# security page, register its first passkey, confirm the step-up that registration
+# may ask for, log out. Closed by default, as above.
+PASSKEY_ENROLMENT_ROUTES = frozenset({
+    ("GET", "/security"), ("POST", "/security/passkeys/options"), ("POST", "/security/passkeys"),
+    ("POST", "/logout"), ("POST", "/step-up/totp"), ("POST", "/step-up/code/send"),
+    ("POST", "/step-up/code"),
+    ("GET", "/api/v1/passkeys"), ("POST", "/api/v1/passkeys/options"),
+    ("POST", "/api/v1/passkeys"), ("DELETE", "/api/v1/sessions/current"),
+    ("POST", "/api/v1/step-up/totp"), ("POST", "/api/v1/step-up/code/send"),
+    ("POST", "/api/v1/step-up/code"),
+})
+
+
 def _restrict(request: Request, info: SessionInfo) -> None:
-    if info.password_change_required and (
-            (request.method, request.url.path) not in PASSWORD_CHANGE_ROUTES):
+    route = (request.method, request.url.path)
+    if info.password_change_required and route not in PASSWORD_CHANGE_ROUTES:
         raise PasswordChangeRequired
+    if info.scope == ENROL_SCOPE and route not in PASSKEY_ENROLMENT_ROUTES:
+        raise PasskeyEnrolmentRequired
 
 
 # The dependencies that do no I/O are async: FastAPI runs a sync dependency in the

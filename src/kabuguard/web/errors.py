@@ -20,7 +20,12 @@ from kabuguard.domain.assurance import Level
 from kabuguard.domain.errors import KabuguardError
 from kabuguard.guard.actions import Action
 from kabuguard.guard.interfaces import StepUpRequired
-from kabuguard.identity.interfaces import PasswordChangeRequired, SessionInvalid, UnlockOnlySession
+from kabuguard.identity.interfaces import (
+    PasskeyEnrolmentRequired,
+    PasswordChangeRequired,
+    SessionInvalid,
+    UnlockOnlySession,
+)
 from kabuguard.identity.outofband import Delivery
 from kabuguard.web.deps import language_of
 from kabuguard.web.i18n import MESSAGES, format_jst, translate
@@ -82,6 +87,9 @@ def install_error_handlers(app: FastAPI) -> None:
             return RedirectResponse("/unlock", status_code=303)
         if isinstance(exc, PasswordChangeRequired):
             return RedirectResponse(PASSWORD_CHANGE_PAGE, status_code=303)
+        if isinstance(exc, PasskeyEnrolmentRequired):
+            # The one thing this session can do is on the security page.
+            return RedirectResponse("/security#passkeys", status_code=303)
         if isinstance(exc, SessionInvalid):
             target = request.url.path
             if request.url.query:

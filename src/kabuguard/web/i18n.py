@@ -893,6 +893,15 @@ MESSAGES: dict[str, dict[str, str]] = {
     "notifications.kind.self_lock": {"ja": "口座ロック", "en": "Account locked by you"},
     "notifications.kind.leaked_credentials": {"ja": "パスワード流出の検知",
                                               "en": "Leaked password found"},
+    # --- passkey enrolment ---
+    "enrol.required": {
+        "ja": "ログインにはパスキーが必要になりました。まずこの端末でパスキーを登録してください。"
+              "登録が済むまで、ほかの操作はできません。",
+        "en": "A passkey is now required to log in. Register a passkey on this device first; "
+              "until you do, nothing else is available."},
+    "error.passkey_enrolment_required": {
+        "ja": "パスキーの登録が必要です。セキュリティ設定からパスキーを登録してください。",
+        "en": "A passkey is required: register one on the security page first."},
 }
 
 

@@ -17,7 +17,7 @@ from kabuguard.broker.interfaces import BankDetails, OrderRequest, Outcome
 from kabuguard.domain.errors import InvalidInput
 from kabuguard.domain.events import Channel
 from kabuguard.guard.actions import Action
-from kabuguard.identity.interfaces import UNLOCK_SCOPE
+from kabuguard.identity.interfaces import ENROL_SCOPE, UNLOCK_SCOPE
 from kabuguard.identity.services import validate_email, validate_phone
 from kabuguard.web.deps import (
     ApiSessionDep,
@@ -148,6 +148,8 @@ def login(body: LoginBody, request: Request, identity: IdentityDep) -> dict[str,
         "token": result.token, "session": result.session.public_id,
         "account": result.session.account_id,
         "unlock_only": result.session.scope == UNLOCK_SCOPE,
+            # True: no passkey yet where one is required; only registering one works.
+            "enrol_only": result.session.scope == ENROL_SCOPE,
         "previous_login": {"at": result.previous_login_at.isoformat(),
                            "ip": result.previous_login_ip}
         if result.previous_login_at else None,
@@ -171,6 +173,8 @@ def passkey_login(body: PasskeyAnswer, request: Request, passkeys: PasskeysDep,
     return {"token": result.token, "session": result.session.public_id,
             "account": result.session.account_id, "level": "phishing_resistant",
             "unlock_only": result.session.scope == UNLOCK_SCOPE,
+            # True: no passkey yet where one is required; only registering one works.
+            "enrol_only": result.session.scope == ENROL_SCOPE,
             # True: the password is known to be leaked; only PUT /password works.
             "password_change_required": result.session.password_change_required}
 
@@ -253,6 +257,8 @@ def totp_login(body: TotpLoginBody, request: Request, app: AuthenticatorAppDep
     return {"token": result.token, "session": result.session.public_id,
             "account": result.session.account_id, "level": "otp",
             "unlock_only": result.session.scope == UNLOCK_SCOPE,
+            # True: no passkey yet where one is required; only registering one works.
+            "enrol_only": result.session.scope == ENROL_SCOPE,
             # True: the password is known to be leaked; only PUT /password works.
             "password_change_required": result.session.password_change_required}
 

@@ -24,7 +24,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from kabuguard.domain.errors import KabuguardError
 from kabuguard.guard.actions import Action
-from kabuguard.identity.interfaces import UNLOCK_SCOPE, SessionInfo
+from kabuguard.identity.interfaces import ENROL_SCOPE, UNLOCK_SCOPE, SessionInfo
 from kabuguard.identity.outofband import Delivery
 from kabuguard.identity.passkeys import PasskeyService
 from kabuguard.identity.services import IdentityService
@@ -134,6 +134,7 @@ def render_security(request: Request, session: SessionInfo, passkeys: PasskeySer
                                   limit=HISTORY_PAGE_SIZE + 1,
                                   offset=(history_page - 1) * HISTORY_PAGE_SIZE)
     return render(request, "customer/security.html", lang=lang, status_code=status_code,
+                  enrol_only=session.scope == ENROL_SCOPE,
                   totp_enrolled=app.is_enrolled(session.customer_id),
                   totp_error=totp_error, totp_secret=totp_secret, totp_uri=totp_uri,
                   totp_qr=totp_qr, totp_removal=totp_removal,
