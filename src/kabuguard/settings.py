@@ -64,8 +64,8 @@ class Settings(BaseSettings):
     # default is the small sample shipped with the package.
     breached_passwords_dir: Path | None = None
     # A preset name (guard/presets) or the path of a policy file. The demo default
-    # asks for a password only until the identity methods are wired in; production
-    # deployments name a JSDA preset.
+    # asks for a password only, so a newcomer can click through at once; production
+    # deployments name a JSDA preset (README: "Trying the JSDA rules").
     policy: str = "baseline_2024"
     max_order_notional_yen: int = Field(default=500_000_000, gt=0)
     max_withdrawal_yen: int = Field(default=100_000_000, gt=0)
