@@ -112,7 +112,15 @@ class NotificationPreferences:
         self.configured = frozenset(configured) | {Medium.EMAIL}
 
     def media(self, session: Session, customer: Customer, kind: NoticeKind) -> list[Medium]:
-        row = session.get(NoticePreference, (customer.id, str(kind)))
+        # One query per customer and transaction, not per notice: an order that fills
+        # at once queues two (ORDER, EXECUTION), and most customers have no rows at
+        # all, which a primary-key get would ask the database about every time.
+        cache = session.info.setdefault("kabuguard.notice_preferences", {})
+        rows = cache.get(customer.id)
+        if rows is None:
+            rows = cache[customer.id] = {r.kind: r for r in session.scalars(
+                select(NoticePreference).where(NoticePreference.customer_id == customer.id))}
+        row = rows.get(str(kind))
         return media_for(choice_of(kind, row), has_phone=bool(customer.phone_enc),
                          configured=self.configured)
 

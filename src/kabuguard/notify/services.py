@@ -38,9 +38,13 @@ class SqlNotifier:
         if dedupe_key is not None and session.scalar(
                 select(Notice.id).where(Notice.dedupe_key == dedupe_key)) is not None:
             return 0
-        customer = session.get(Customer, customer_id)
+        # Held for the transaction: the session's identity map keeps objects only while
+        # something refers to them, so the next notice would select the row again.
+        customers = session.info.setdefault("kabuguard.notice_customers", {})
+        customer = customers.get(customer_id) or session.get(Customer, customer_id)
         if customer is None:
             return 0
+        customers[customer_id] = customer
         addresses = self._addresses(customer, self._media(session, customer, kind, media))
         # Extra addresses are named by the caller (the previous phone after a change,
         # the old phone after a recovery), like explicit media: always queued, so an
