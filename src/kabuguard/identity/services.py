@@ -637,13 +637,15 @@ class IdentityService:
                     TotpAuthenticator.removed_at.is_(None)).limit(1)
             ).first() is not None
             contact = session.execute(
-                select(Customer.phone_enc, Customer.password_reset_required_at)
+                select(Customer.phone_enc, Customer.password_reset_required_at,
+                       Customer.self_locked_at)
                 .where(Customer.id == customer_id)).first()
         has_phone = contact is not None and contact[0] is not None
-        # A customer whose password is on sale (identity/leaked.py) gets no code sent to
-        # the mailbox or phone on file: the infostealer logs that carry the password
+        # A customer whose password is on sale (identity/leaked.py), or who locked the
+        # account fearing someone has it (identity/self_lock.py), gets no code sent to
+        # the mailbox or phone on file: the infostealer logs that carry a password
         # often carry the mailbox session too. Only registered authenticators remain.
-        codes_allowed = contact is None or contact[1] is None
+        codes_allowed = contact is None or (contact[1] is None and contact[2] is None)
         usable = {Method.TOTP: has_app, Method.EMAIL_OTP: codes_allowed,
                   Method.SMS_OTP: has_phone and codes_allowed,
                   Method.EMOJI: codes_allowed}

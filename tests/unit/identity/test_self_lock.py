@@ -13,6 +13,7 @@ from factories.customers import PASSWORD, make_customer
 from factories.mfa import add_app, add_passkey
 from kabuguard.audit.models import AuditRecord
 from kabuguard.bus.models import OutboxEvent
+from kabuguard.domain.assurance import Method
 from kabuguard.domain.events import RequestContext
 from kabuguard.guard.interfaces import StepUpRequired
 from kabuguard.identity.interfaces import UNLOCK_SCOPE, AccountLocked, LoginFailed
@@ -161,3 +162,12 @@ def test_a_customer_with_only_a_password_cannot_unlock_online(services):
         services.self_lock.unlock(services.identity.resolve_session(sneaky.token),
                                   sneaky.token, context=CTX)
     assert err.value.unlock == "support"
+
+
+def test_a_self_locked_customer_is_offered_no_code_to_the_mailbox_or_phone(services, clock):
+    """Otherwise an e-mailed code would open the unlock-only session, and unlock it."""
+    account = make_customer(services)
+    assert Method.EMAIL_OTP in services.identity.second_factors(account)
+    with services.db.write() as session:
+        session.get(Customer, account).self_locked_at = clock()
+    assert services.identity.second_factors(account) == []
