@@ -6,14 +6,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pyotp
 import pytest
 from sqlalchemy import select
 
 from factories.apps import app_with_policy
 from factories.customers import PASSWORD, make_customer
 from factories.forms import form_of, hidden
+from factories.mfa import add_app
 from factories.soft_authenticator import SoftAuthenticator
-from kabuguard.identity.models import LoginRecord
+from kabuguard.identity.models import Customer, LoginRecord
 from kabuguard.notify.models import Notice
 
 ORIGIN = "http://localhost:8000"
@@ -97,3 +99,28 @@ def test_the_site_sends_an_enrolment_only_session_to_the_passkey_section(env):
     assert r.status_code == 200 and 'id="enrol-only"' in r.text
     assert "まずこの端末でパスキーを登録してください" in r.text
     assert client.get("/cash", follow_redirects=False).headers["location"] == "/security#passkeys"
+
+
+def test_a_leaked_password_and_no_passkey_leave_both_ways_open(env, clock):
+    """Password change and passkey enrolment restrict the same session: each list of
+    routes stays usable, so the customer can register the passkey the password
+    change's step-up then asks for."""
+    services, client = env
+    account = make_customer(services, login_id="enrol3")
+    _app_id, secret = add_app(services, account)
+    with services.db.write() as session:
+        session.get(Customer, account).password_reset_required_at = clock()
+    r = client.post("/api/v1/sessions", json={"login_id": "enrol3", "password": PASSWORD})
+    assert (r.status_code, r.json()["level"]) == (401, "otp")
+    r = client.post("/api/v1/sessions/totp", json={
+        "login_challenge": r.json()["login_challenge"],
+        "code": pyotp.TOTP(secret).at(clock())})
+    assert r.status_code == 201, r.text
+    assert r.json()["password_change_required"] and r.json()["enrol_only"]
+    auth = {"Authorization": f"Bearer {r.json()['token']}"}
+    assert client.get("/api/v1/portfolio", headers=auth).json()["error"] == \
+        "password_change_required"
+    assert client.get("/api/v1/passkeys", headers=auth).status_code == 200
+    r = client.put("/api/v1/password", headers=auth, json={
+        "current": PASSWORD, "new": "a-fresh-and-long-passphrase-42"})
+    assert (r.status_code, r.json()["level"]) == (401, "phishing_resistant")

@@ -58,11 +58,16 @@ PASSKEY_ENROLMENT_ROUTES = frozenset({
 
 
 def _restrict(request: Request, info: SessionInfo) -> None:
-    route = (request.method, request.url.path)
-    if info.password_change_required and route not in PASSWORD_CHANGE_ROUTES:
-        raise PasswordChangeRequired
-    if info.scope == ENROL_SCOPE and route not in PASSKEY_ENROLMENT_ROUTES:
-        raise PasskeyEnrolmentRequired
+    enrol_only = info.scope == ENROL_SCOPE
+    if not (info.password_change_required or enrol_only):
+        return
+    # Both at once (a leaked password and no passkey yet where one is required): either
+    # list works, so the customer can register the passkey that the password change's
+    # step-up will then ask for.
+    allowed = ((PASSWORD_CHANGE_ROUTES if info.password_change_required else frozenset())
+               | (PASSKEY_ENROLMENT_ROUTES if enrol_only else frozenset()))
+    if (request.method, request.url.path) not in allowed:
+        raise PasswordChangeRequired if info.password_change_required else PasskeyEnrolmentRequired
 
 
 # The dependencies that do no I/O are async: FastAPI runs a sync dependency in the
