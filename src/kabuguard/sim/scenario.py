@@ -1,0 +1,245 @@
+"""The simulator's scenario: population parameters read from a YAML file.
+
+A scenario is data a user copies and edits (``sim/scenarios/default.yaml`` is the
+shipped one, with the reasoning and sources of every figure beside it); ``--scenario
+FILE`` picks one. As with policies (``guard/policy.py``), a bad file is refused with its
+path, line and reason, so a typo cannot silently change a simulation.
+
+Shares are categorical distributions (each a mapping of name to share, summing to 1);
+rates are non-negative numbers per the unit their name carries.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from types import MappingProxyType
+from typing import TypeVar
+
+import yaml
+from yaml.nodes import MappingNode, Node, ScalarNode
+
+ACTIVITY_LEVELS = ("daily", "weekly", "monthly", "dormant")
+METHOD_PROFILES = ("password_only", "email_otp", "totp", "passkey")
+HOME_NETWORKS = ("residential_and_mobile", "residential_only", "mobile_only")
+TRADING_STYLES = ("long_term", "active", "small_cap_habitual", "retiree_sell_all")
+SHARE_TOLERANCE = 1e-6
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+
+
+class ScenarioError(ValueError):
+    """A scenario file that cannot be used; the message names the file, line and reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class Lognormal:
+    """A log-normal amount in yen: ``median_jpy`` and the sigma of its logarithm."""
+
+    median_jpy: int
+    sigma: float
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    """Population parameters. Every share mapping sums to 1 and keeps the order of
+    the names above (the generator draws in that order, so it is deterministic)."""
+
+    name: str
+    activity: Mapping[str, float]            # share of customers per activity level
+    sessions_per_day: Mapping[str, float]    # mean login sessions a day per level
+    devices: Mapping[int, float]             # share of customers with 1, 2, 3 devices
+    home_networks: Mapping[str, float]
+    vpn_user_share: float
+    traveller_share: float                   # customers abroad at least once a year
+    trips_per_year: float                    # for travellers
+    destinations: Mapping[str, float]        # ISO country -> share of trips
+    methods: Mapping[str, float]             # enrolment profile shares
+    cash: Lognormal
+    holdings: Lognormal
+    trading_styles: Mapping[str, float]
+    phone_replacement_per_year: float
+    bank_change_per_year: float
+    password_typo_per_login: float
+
+
+# --------------------------------------------------------------------------------------
+
+
+class _Reader:
+    """Walks the YAML node tree so every complaint can name its line."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, node: Node, reason: str) -> ScenarioError:
+        return ScenarioError(f"{self.source}:{node.start_mark.line + 1}: {reason}")
+
+    def mapping(self, node: Node, what: str, *, allowed: tuple[str, ...] | None = None,
+                required: tuple[str, ...] = ()) -> dict[str, tuple[Node, Node]]:
+        if not isinstance(node, MappingNode):
+            raise self.fail(node, f"{what} must be a mapping")
+        out: dict[str, tuple[Node, Node]] = {}
+        for key, value in node.value:
+            if not isinstance(key, ScalarNode):
+                raise self.fail(key, f"keys of {what} must be plain names")
+            if key.value in out:
+                raise self.fail(key, f"'{key.value}' appears twice in {what}")
+            if allowed is not None and key.value not in allowed:
+                raise self.fail(key, f"unknown field '{key.value}' in {what} "
+                                     f"(allowed: {', '.join(allowed)})")
+            out[key.value] = (key, value)
+        for name in required:
+            if name not in out:
+                raise self.fail(node, f"{what} needs '{name}'")
+        return out
+
+    def number(self, node: Node, what: str, *, maximum: float | None = None) -> float:
+        if not isinstance(node, ScalarNode) or node.tag.endswith(":bool"):
+            raise self.fail(node, f"{what} must be a number")
+        try:
+            value = float(node.value.replace("_", ""))
+        except ValueError:
+            raise self.fail(node, f"{what} must be a number, not '{node.value}'") from None
+        if not math.isfinite(value) or value < 0:
+            raise self.fail(node, f"{what} must be a finite number at least 0")
+        if maximum is not None and value > maximum:
+            raise self.fail(node, f"{what} must be at most {maximum:g}")
+        return value
+
+    def shares(self, node: Node, what: str, names: tuple[str, ...]) -> dict[str, float]:
+        """A categorical distribution over exactly ``names`` (all present, sum 1)."""
+        fields = self.mapping(node, what, allowed=names, required=names)
+        values = {name: self.number(fields[name][1], f"{what}.{name}", maximum=1)
+                  for name in names}
+        total = sum(values.values())
+        if abs(total - 1) > SHARE_TOLERANCE:
+            raise self.fail(node, f"the shares of {what} must add up to 1, not {total:g}")
+        return values
+
+    def open_shares(self, node: Node, what: str) -> dict[str, float]:
+        """Shares over names the file chooses (countries, device counts)."""
+        fields = self.mapping(node, what)
+        if not fields:
+            raise self.fail(node, f"{what} must name at least one entry")
+        values = {name: self.number(value, f"{what}.{name}", maximum=1)
+                  for name, (_, value) in fields.items()}
+        total = sum(values.values())
+        if abs(total - 1) > SHARE_TOLERANCE:
+            raise self.fail(node, f"the shares of {what} must add up to 1, not {total:g}")
+        return values
+
+    def lognormal(self, node: Node, what: str) -> Lognormal:
+        fields = self.mapping(node, what, allowed=("median_jpy", "sigma"),
+                              required=("median_jpy", "sigma"))
+        median = self.number(fields["median_jpy"][1], f"{what}.median_jpy")
+        sigma = self.number(fields["sigma"][1], f"{what}.sigma", maximum=5)
+        if median < 1:
+            raise self.fail(fields["median_jpy"][1], f"{what}.median_jpy must be at least 1")
+        return Lognormal(median_jpy=int(median), sigma=sigma)
+
+
+_TOP = ("version", "name", "description", "activity", "devices", "networks", "travel",
+        "methods", "wealth", "trading_styles", "life_events")
+
+
+def parse_scenario(text: str, *, source: str = "<scenario>") -> Scenario:
+    """Parse and check a scenario; raise ScenarioError naming the line and the reason.
+
+    >>> parse_scenario("name: x", source="s.yaml")
+    Traceback (most recent call last):
+    ...
+    kabuguard.sim.scenario.ScenarioError: s.yaml:1: the scenario needs 'version'
+    """
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        raise ScenarioError(f"{source}{line}: not valid YAML: "
+                            f"{getattr(exc, 'problem', None) or exc}") from None
+    if root is None:
+        raise ScenarioError(f"{source}: the scenario file is empty")
+    r = _Reader(source)
+    top = r.mapping(root, "the scenario", allowed=_TOP,
+                    required=tuple(k for k in _TOP if k != "description"))
+    version_node = top["version"][1]
+    if not isinstance(version_node, ScalarNode) or version_node.value != "1":
+        raise r.fail(version_node, "version must be 1")
+
+    activity = r.mapping(top["activity"][1], "activity", allowed=("shares", "sessions_per_day"),
+                         required=("shares", "sessions_per_day"))
+    sessions_node = activity["sessions_per_day"][1]
+    sessions_fields = r.mapping(sessions_node, "activity.sessions_per_day",
+                                allowed=ACTIVITY_LEVELS, required=ACTIVITY_LEVELS)
+    sessions = {level: r.number(sessions_fields[level][1], f"sessions_per_day.{level}",
+                                maximum=100) for level in ACTIVITY_LEVELS}
+
+    devices_raw = r.open_shares(top["devices"][1], "devices")
+    devices: dict[int, float] = {}
+    for key, _ in r.mapping(top["devices"][1], "devices").values():
+        if key.value not in {"1", "2", "3"}:
+            raise r.fail(key, "devices are counted 1, 2 or 3 per customer")
+        devices[int(key.value)] = devices_raw[key.value]
+
+    networks = r.mapping(top["networks"][1], "networks", allowed=("home", "vpn_user_share"),
+                         required=("home", "vpn_user_share"))
+    travel = r.mapping(top["travel"][1], "travel",
+                       allowed=("traveller_share", "trips_per_year", "destinations"),
+                       required=("traveller_share", "trips_per_year", "destinations"))
+    destinations = r.open_shares(travel["destinations"][1], "travel.destinations")
+    for key, _ in r.mapping(travel["destinations"][1], "travel.destinations").values():
+        if not (len(key.value) == 2 and key.value.isascii() and key.value.isupper()):
+            raise r.fail(key, f"'{key.value}' is not an ISO 3166 country code such as US")
+        if key.value == "JP":
+            raise r.fail(key, "JP is home, not a travel destination")
+    wealth = r.mapping(top["wealth"][1], "wealth", allowed=("cash", "holdings"),
+                       required=("cash", "holdings"))
+    events_names = ("phone_replacement_per_year", "bank_change_per_year",
+                    "password_typo_per_login")
+    events = r.mapping(top["life_events"][1], "life_events", allowed=events_names,
+                       required=events_names)
+    name_node = top["name"][1]
+    if not isinstance(name_node, ScalarNode) or not name_node.value.strip():
+        raise r.fail(name_node, "name must be a non-empty text")
+    return Scenario(
+        name=name_node.value,
+        activity=_frozen(r.shares(activity["shares"][1], "activity.shares", ACTIVITY_LEVELS)),
+        sessions_per_day=_frozen(sessions),
+        devices=_frozen(dict(sorted(devices.items()))),
+        home_networks=_frozen(r.shares(networks["home"][1], "networks.home", HOME_NETWORKS)),
+        vpn_user_share=r.number(networks["vpn_user_share"][1], "vpn_user_share", maximum=1),
+        traveller_share=r.number(travel["traveller_share"][1], "traveller_share", maximum=1),
+        trips_per_year=r.number(travel["trips_per_year"][1], "trips_per_year", maximum=365),
+        destinations=_frozen(destinations),
+        methods=_frozen(r.shares(top["methods"][1], "methods", METHOD_PROFILES)),
+        cash=r.lognormal(wealth["cash"][1], "wealth.cash"),
+        holdings=r.lognormal(wealth["holdings"][1], "wealth.holdings"),
+        trading_styles=_frozen(r.shares(top["trading_styles"][1], "trading_styles",
+                                        TRADING_STYLES)),
+        phone_replacement_per_year=r.number(events["phone_replacement_per_year"][1],
+                                            "phone_replacement_per_year", maximum=12),
+        bank_change_per_year=r.number(events["bank_change_per_year"][1],
+                                      "bank_change_per_year", maximum=12),
+        password_typo_per_login=r.number(events["password_typo_per_login"][1],
+                                         "password_typo_per_login", maximum=1),
+    )
+
+
+def _frozen(values: dict[_K, _V]) -> Mapping[_K, _V]:
+    return MappingProxyType(values)
+
+
+def load_scenario(path: Path | None = None) -> Scenario:
+    """The scenario in ``path``, or the shipped default when None.
+
+    Raises ScenarioError (line and reason) for a bad file, OSError for an unreadable one.
+    """
+    if path is None:
+        text = resources.files("kabuguard.sim").joinpath("scenarios/default.yaml").read_text(
+            encoding="utf-8")
+        return parse_scenario(text, source="default.yaml")
+    return parse_scenario(path.read_text(encoding="utf-8"), source=str(path))
