@@ -37,6 +37,8 @@ app.add_typer(leaked_app, name="leaked")
 app.add_typer(notify_app, name="notify")
 app.add_typer(audit_app, name="audit")
 app.add_typer(export_app, name="export")
+sim_app = typer.Typer(help="The attack simulator.", no_args_is_help=True)
+app.add_typer(sim_app, name="sim")
 
 out = Console()
 err = Console(stderr=True)
@@ -243,6 +245,37 @@ def export_symbols(
     else:
         output.write_text(text, encoding="utf-8")
         err.print(f"wrote {len(lines)} symbols to {output}")
+
+
+@sim_app.command("population")
+@friendly
+def sim_population(
+    out: Annotated[Path, typer.Option("--out", help="Directory to write (created if missing).")],
+    customers: Annotated[int, typer.Option(min=0, help="Number of customers.")] = 10_000,
+    seed: Annotated[int, typer.Option(help="Same seed, same population.")] = 1,
+    scenario: Annotated[Path | None, typer.Option(
+        "--scenario", help="Scenario YAML (default: the shipped default.yaml).")] = None,
+) -> None:
+    """Write a simulated population: accounts.jsonl, symbols.jsonl, ip_ranges.csv."""
+    from datetime import UTC, datetime
+
+    from rich.progress import Progress
+
+    from kabuguard.broker.symbols import load_symbols
+    from kabuguard.sim.export import write_population
+    from kabuguard.sim.scenario import ScenarioError, load_scenario
+
+    try:
+        loaded = load_scenario(scenario)
+    except ScenarioError as exc:
+        raise CliError(str(exc)) from None
+    with Progress(console=err, transient=True) as progress:
+        task = progress.add_task("customers", total=customers)
+        result = write_population(
+            out, loaded, customers=customers, seed=seed, symbols=load_symbols().values(),
+            as_of=datetime(2025, 4, 1, tzinfo=UTC),
+            progress=lambda done: progress.update(task, completed=done))
+    err.print(f"wrote {result.customers} customers to {out}")
 
 
 @leaked_app.command("import")
