@@ -129,10 +129,12 @@ def test_each_notice_arrives_in_japanese_with_no_link(env, mail, gateway, clock)
 
     old = mail.inbox.to(email_of(account))
     by_subject = {r.subject: r for r in old}
-    expected = ["新しい端末からのログイン", "出金のお知らせ", "出金先口座変更", "ご注文受付",
+    expected = ["新しい端末からのログイン", "出金のお知らせ", "出金先口座変更",
                 "約定のお知らせ", "認証方法の登録", "パスワード変更", "メールアドレス変更"]
     for word in expected:
         assert any(word in s for s in by_subject), (word, subjects(old))
+    # An order that filled on entry gets one message, the execution's.
+    assert not any("ご注文受付" in s for s in by_subject), subjects(old)
     for received in old:
         assert_clean(received, japanese=True)
     withdrawal = next(r for r in old if "出金のお知らせ" in r.subject)
@@ -159,7 +161,8 @@ def test_each_notice_arrives_in_japanese_with_no_link(env, mail, gateway, clock)
     assert {m["to"] for m in sms} == {"09000000000"} and {m["to"] for m in push} == {account}
     assert {m["kind"] for m in sms} >= {"new_device", "withdrawal", "bank_account_change",
                                         "mfa_change", "password_change", "contact_change"}
-    assert "order" not in {m["kind"] for m in sms} and "order" in {m["kind"] for m in push}
+    assert "execution" not in {m["kind"] for m in sms}
+    assert "execution" in {m["kind"] for m in push}
     for m in sms + push:
         assert m["language"] == "ja" and JAPANESE.search(m["body"]) and not find_links(m["body"])
         assert set(m) == {"path", "notice_id", "to", "kind", "language", "title", "body"}
@@ -182,7 +185,7 @@ def test_an_english_customer_gets_english(env, mail, clock):
     inbox = mail.inbox.to(email_of(account))
     assert sorted(subjects(inbox)) == sorted([
         "[Kabuguard Securities] Login from a new device",
-        "[Kabuguard Securities] Order received", "[Kabuguard Securities] Order executed"])
+        "[Kabuguard Securities] Order executed"])
     for received in inbox:
         assert_clean(received, japanese=False)
     execution = next(r for r in inbox if "executed" in r.subject)

@@ -307,7 +307,10 @@ class BrokerService:
                  "quantity": req.quantity, "order_type": req.order_type,
                  "limit_price": (limit_minor / sym.minor_per_unit
                                  if limit_minor is not None else None),
-                 "notional_jpy": est_yen})
+                 "notional_jpy": est_yen,
+                 # A producer's own field (EVENTS.md allows them): whether the order
+                 # filled on entry, so its one notice is the execution's.
+                 "status": order.status})
             return Outcome(201, order_to_dict(order, sym, fill)), event
 
         return self._idempotent_write(

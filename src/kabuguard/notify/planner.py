@@ -157,6 +157,11 @@ class NoticePlanner:
 
     def _order(self, session: Session, event: Event, _hints: Mapping[str, Any]) -> None:
         f = event.fields
+        if f.get("status") == "filled":
+            # Filled on entry: the execution notice, queued with the fill in this same
+            # transaction, tells the customer everything; a second message for the
+            # same order only costs a row and trains customers to skim.
+            return
         symbol = str(f.get("symbol", ""))
         params: dict[str, Any] = {
             "symbol": symbol, "side": f.get("side"), "quantity": f.get("quantity"),

@@ -95,3 +95,19 @@ def test_a_firm_points_to_its_own_ip_table(tmp_path, database_url):
         load_settings(database_url=database_url, ip_ranges=table)
     with pytest.raises(ConfigError, match="cannot be read"):
         load_settings(database_url=database_url, ip_ranges=tmp_path / "missing.csv")
+
+
+@pytest.mark.parametrize(("status", "kinds"), [("filled", []), ("open", ["order"]),
+                                               ("queued", ["order"])])
+def test_an_order_filled_on_entry_leaves_its_message_to_the_execution(services, clock,
+                                                                      status, kinds):
+    account = make_customer(services)
+    event = Event(f"evt_order_{status}", clock(), EventType.ORDER, account,
+                  RequestContext(ip="192.0.2.1"),
+                  {"order_id": "ord_1", "symbol": "7203", "side": "buy", "quantity": 100,
+                   "order_type": "market", "limit_price": None, "notional_jpy": 300_000,
+                   "status": status})
+    planner = NoticePlanner(services.notifier, ip_ranges=services.ip_ranges)
+    with services.db.write() as session:
+        planner(session, event, {})
+    assert [n.kind for n in _notices(services, account)] == kinds
