@@ -80,6 +80,11 @@ class Settings(BaseSettings):
     sms_webhook_url: str | None = None
     push_webhook_url: str | None = None
     notify_timeout: timedelta = timedelta(seconds=10)
+    # Deliver notices from the app's own background loop (embedded mode). At scale,
+    # set it false and run `kabuguard notify dispatch --loop` as a worker process
+    # (ARCHITECTURE.md, deployment modes), so sending mail never competes with the
+    # requests for the app's CPU.
+    notify_in_app: bool = True
     notify_max_attempts: int = Field(default=8, ge=1, le=50)
     notify_retry_base: timedelta = timedelta(seconds=30)
     notify_retry_max: timedelta = timedelta(hours=1)

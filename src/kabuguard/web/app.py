@@ -47,7 +47,8 @@ async def _background(services: Services, interval_seconds: float) -> None:
             await anyio.to_thread.run_sync(services.broker.run_due_orders)
             await anyio.to_thread.run_sync(services.removals.run_due_removals)
             await anyio.to_thread.run_sync(services.relay.relay_once)
-            await anyio.to_thread.run_sync(services.dispatcher.dispatch_once)
+            if services.settings.notify_in_app:
+                await anyio.to_thread.run_sync(services.dispatcher.dispatch_once)
         except Exception:  # keep the loop alive; the error is logged with its traceback
             log.exception("background.failed")
         await asyncio.sleep(interval_seconds)
