@@ -10,10 +10,10 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
-from factories.apps import app_with_policy
+from factories.apps import app_with_policy, policy_text
 from factories.customers import PASSWORD, make_customer
 from factories.forms import form_of, hidden
-from factories.mfa import add_app
+from factories.mfa import add_app, add_passkey
 from factories.soft_authenticator import SoftAuthenticator
 from kabuguard.identity.models import Customer, LoginRecord
 from kabuguard.notify.models import Notice
@@ -124,3 +124,22 @@ def test_a_leaked_password_and_no_passkey_leave_both_ways_open(env, clock):
     r = client.put("/api/v1/password", headers=auth, json={
         "current": PASSWORD, "new": "a-fresh-and-long-passphrase-42"})
     assert (r.status_code, r.json()["level"]) == (401, "phishing_resistant")
+
+
+def test_an_otp_step_up_page_also_offers_the_passkey(database_url, clock, tmp_path):
+    """A passkey is stronger than any code: the otp-level step-up offers it first."""
+    policy = policy_text("otp_withdrawals", withdrawal="{level: otp, max_age: 5m}")
+    with app_with_policy(database_url, clock, tmp_path, policy) as (services, client):
+        account = make_customer(services, login_id="stepup1")
+        page = client.get("/login").text
+        client.post("/login", data={"login_id": "stepup1", "password": PASSWORD,
+                                    "csrf_token": hidden(page, "csrf_token"), "next": "/"})
+        cash = client.get("/cash").text
+        form = {"csrf_token": hidden(cash, "csrf_token"), "amount_jpy": "1000"}
+        r = client.post("/cash/withdraw", data=form)
+        assert r.status_code == 401 and 'id="passkey-step-up"' not in r.text
+        add_passkey(services, account)
+        r = client.post("/cash/withdraw", data=form)
+        assert r.status_code == 401
+        assert 'id="passkey-step-up"' in r.text and 'id="resume-form"' in r.text
+        assert 'id="send-email_otp"' not in r.text  # the policy offers the app only
