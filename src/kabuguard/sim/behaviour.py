@@ -195,8 +195,8 @@ class BehaviourTables:
         for pool in self.base.holding_pools.values():
             for code, lot_price, _ in pool:
                 self.lots[code] = _Lot(by_code[code], lot_price)
-        self.hours = {True: _Categorical(dict(enumerate(_TRADING_DAY_HOURS))),
-                      False: _Categorical(dict(enumerate(_CLOSED_DAY_HOURS)))}
+        self.hours = {True: _Categorical(_normalised(_TRADING_DAY_HOURS)),
+                      False: _Categorical(_normalised(_CLOSED_DAY_HOURS))}
         self.buy_mix = {style: _Categorical(dict(mix)) for style, mix in POOL_MIX.items()}
         self.surge_symbol: str | None = None
         if scenario.surge is not None:
@@ -210,6 +210,11 @@ class BehaviourTables:
                 msg = (f"surge symbol {scenario.surge.symbol} is not a thin TSE small cap "
                        "of the symbol master")
                 raise ValueError(msg)
+
+
+def _normalised(weights: Sequence[float]) -> dict[int, float]:
+    total = sum(weights)
+    return {hour: weight / total for hour, weight in enumerate(weights)}
 
 
 def day_rng(seed: int, index: int, day: date) -> random.Random:
