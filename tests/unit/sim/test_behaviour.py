@@ -265,3 +265,20 @@ def test_streaming_memory_does_not_grow_with_days(scenario, population):
     ten_peak, ten_count = _peak_bytes(customers, scenario, 10)
     assert ten_count > 5 * one_count
     assert ten_peak < one_peak * 1.6, (one_peak, ten_peak)
+
+
+def test_a_retiree_sells_everything_then_withdraws(monkeypatch, scenario, tables, population):
+    monkeypatch.setattr("kabuguard.sim.behaviour.RETIREE_SELL_ALL_PER_DAY", 1.0)
+    retiree = next(c for c in population if c.trading_style == "retiree_sell_all")
+    state = CustomerState.of(retiree)
+    intents = customer_day(retiree, MONDAY, scenario=scenario, seed=SEED, symbols=tables,
+                           calendar=CALENDAR, state=state)
+    sold = {i.symbol: i.quantity for i in intents
+            if isinstance(i, OrderIntent) and i.side == "sell"}
+    assert sold == dict(retiree.holdings)
+    withdrawal = next(i for i in intents if isinstance(i, WithdrawalIntent))
+    assert withdrawal.ts > max(i.ts for i in intents if isinstance(i, OrderIntent))
+    assert state.sold_everything and state.holdings == {} and state.cash_jpy == 0
+    later = customer_day(retiree, MONDAY + timedelta(days=1), scenario=scenario, seed=SEED,
+                         symbols=tables, calendar=CALENDAR, state=state)
+    assert not any(isinstance(i, OrderIntent) for i in later)
