@@ -44,6 +44,21 @@ class Lognormal:
 
 
 @dataclass(frozen=True, slots=True)
+class Surge:
+    """A news-driven buying surge (``surge:``): on the first TSE trading day at or after
+    ``day_offset`` days from the simulation start, ``join_share`` of the active and
+    small-cap customers buy the same thin small cap within ``window_hours`` of
+    ``start_jst`` (minutes after JST midnight). ``symbol`` is a code, or ``auto`` for one
+    drawn from the thin small caps by the simulation seed."""
+
+    day_offset: int
+    join_share: float
+    symbol: str
+    start_jst_minutes: int
+    window_hours: float
+
+
+@dataclass(frozen=True, slots=True)
 class Scenario:
     """Population parameters. Every share mapping sums to 1 and keeps the order of
     the names above (the generator draws in that order, so it is deterministic)."""
@@ -64,6 +79,7 @@ class Scenario:
     phone_replacement_per_year: float
     bank_change_per_year: float
     password_typo_per_login: float
+    surge: Surge | None = None               # the news-driven buying surge, if any
 
 
 # --------------------------------------------------------------------------------------
@@ -143,7 +159,9 @@ class _Reader:
 
 
 _TOP = ("version", "name", "description", "activity", "devices", "networks", "travel",
-        "methods", "wealth", "trading_styles", "life_events")
+        "methods", "wealth", "trading_styles", "life_events", "surge")
+_OPTIONAL = ("description", "surge")
+_SURGE = ("day_offset", "join_share", "symbol", "start_jst", "window_hours")
 
 
 def parse_scenario(text: str, *, source: str = "<scenario>") -> Scenario:
@@ -165,7 +183,7 @@ def parse_scenario(text: str, *, source: str = "<scenario>") -> Scenario:
         raise ScenarioError(f"{source}: the scenario file is empty")
     r = _Reader(source)
     top = r.mapping(root, "the scenario", allowed=_TOP,
-                    required=tuple(k for k in _TOP if k != "description"))
+                    required=tuple(k for k in _TOP if k not in _OPTIONAL))
     version_node = top["version"][1]
     if not isinstance(version_node, ScalarNode) or version_node.value != "1":
         raise r.fail(version_node, "version must be 1")
@@ -226,7 +244,37 @@ def parse_scenario(text: str, *, source: str = "<scenario>") -> Scenario:
                                       "bank_change_per_year", maximum=12),
         password_typo_per_login=r.number(events["password_typo_per_login"][1],
                                          "password_typo_per_login", maximum=1),
+        surge=_surge(r, top["surge"][1]) if "surge" in top else None,
     )
+
+
+def _surge(r: _Reader, node: Node) -> Surge:
+    fields = r.mapping(node, "surge", allowed=_SURGE, required=_SURGE)
+    offset_node = fields["day_offset"][1]
+    offset = r.number(offset_node, "surge.day_offset", maximum=3_650)
+    if offset != int(offset):
+        raise r.fail(offset_node, "surge.day_offset must be a whole number of days")
+    window_node = fields["window_hours"][1]
+    window = r.number(window_node, "surge.window_hours", maximum=12)
+    if window == 0:
+        raise r.fail(window_node, "surge.window_hours must be more than 0")
+    symbol_node = fields["symbol"][1]
+    if (not isinstance(symbol_node, ScalarNode) or symbol_node.tag.endswith(":bool")
+            or not symbol_node.value.strip()):
+        raise r.fail(symbol_node, "surge.symbol must be a symbol code or 'auto'")
+    start_node = fields["start_jst"][1]
+    text = start_node.value if isinstance(start_node, ScalarNode) else ""
+    hours, _, minutes = str(text).partition(":")
+    if not (hours.isdigit() and minutes.isdigit() and len(minutes) == 2
+            and int(hours) < 24 and int(minutes) < 60):
+        raise r.fail(start_node, "surge.start_jst must be a JST time such as \"09:00\"")
+    start = int(hours) * 60 + int(minutes)
+    if start + window * 60 > 24 * 60:
+        raise r.fail(window_node, "the surge must end before midnight JST")
+    return Surge(day_offset=int(offset),
+                 join_share=r.number(fields["join_share"][1], "surge.join_share", maximum=1),
+                 symbol=symbol_node.value.strip(), start_jst_minutes=start,
+                 window_hours=window)
 
 
 def _frozen(values: dict[_K, _V]) -> Mapping[_K, _V]:
