@@ -26,6 +26,10 @@ ACTIVITY_LEVELS = ("daily", "weekly", "monthly", "dormant")
 METHOD_PROFILES = ("password_only", "email_otp", "totp", "passkey")
 HOME_NETWORKS = ("residential_and_mobile", "residential_only", "mobile_only")
 TRADING_STYLES = ("long_term", "active", "small_cap_habitual", "retiree_sell_all")
+# The ways an attacker takes over a victim's account (EVENTS.md labels ``attack``; the
+# attacker-owned ``beneficiary`` accounts are not a way in, so they have no share).
+ATTACKS = ("realtime_phishing", "infostealer_session", "credential_stuffing", "sim_swap",
+           "recovery_abuse", "bank_change_withdrawal", "low_and_slow")
 SHARE_TOLERANCE = 1e-6
 _K = TypeVar("_K")
 _V = TypeVar("_V")
@@ -59,6 +63,29 @@ class Surge:
 
 
 @dataclass(frozen=True, slots=True)
+class Campaigns:
+    """Attack campaigns (``campaigns:``): ``compromised_per_10k_per_month`` accounts taken
+    over per 10,000 customers in a month, split over the ways in by ``attacks``; a
+    campaign takes over about ``victims_per_campaign`` accounts and pumps one target
+    with ``beneficiaries_per_campaign`` attacker-owned accounts. ``monthly_profile``
+    (month 1-12 -> relative weight, None for a flat year) scales the rate month by month
+    around its yearly mean."""
+
+    compromised_per_10k_per_month: float
+    attacks: Mapping[str, float]
+    victims_per_campaign: float
+    beneficiaries_per_campaign: int
+    monthly_profile: Mapping[int, float] | None = None
+
+    def monthly_factor(self, month: int) -> float:
+        """The rate's multiplier in ``month`` (1 without a profile; mean 1 over a year)."""
+        if self.monthly_profile is None:
+            return 1.0
+        mean = sum(self.monthly_profile.values()) / 12
+        return self.monthly_profile[month] / mean
+
+
+@dataclass(frozen=True, slots=True)
 class Scenario:
     """Population parameters. Every share mapping sums to 1 and keeps the order of
     the names above (the generator draws in that order, so it is deterministic)."""
@@ -80,6 +107,7 @@ class Scenario:
     bank_change_per_year: float
     password_typo_per_login: float
     surge: Surge | None = None               # the news-driven buying surge, if any
+    campaigns: Campaigns | None = None       # attack campaigns, if any
 
 
 # --------------------------------------------------------------------------------------
@@ -159,8 +187,10 @@ class _Reader:
 
 
 _TOP = ("version", "name", "description", "activity", "devices", "networks", "travel",
-        "methods", "wealth", "trading_styles", "life_events", "surge")
-_OPTIONAL = ("description", "surge")
+        "methods", "wealth", "trading_styles", "life_events", "surge", "campaigns")
+_OPTIONAL = ("description", "surge", "campaigns")
+_CAMPAIGNS = ("compromised_per_10k_per_month", "attacks", "victims_per_campaign",
+              "beneficiaries_per_campaign", "monthly_profile")
 _SURGE = ("day_offset", "join_share", "symbol", "start_jst", "window_hours")
 
 
@@ -245,6 +275,43 @@ def parse_scenario(text: str, *, source: str = "<scenario>") -> Scenario:
         password_typo_per_login=r.number(events["password_typo_per_login"][1],
                                          "password_typo_per_login", maximum=1),
         surge=_surge(r, top["surge"][1]) if "surge" in top else None,
+        campaigns=_campaigns(r, top["campaigns"][1]) if "campaigns" in top else None,
+    )
+
+
+def _campaigns(r: _Reader, node: Node) -> Campaigns:
+    fields = r.mapping(node, "campaigns", allowed=_CAMPAIGNS, required=_CAMPAIGNS[:3])
+    victims_node = fields["victims_per_campaign"][1]
+    victims = r.number(victims_node, "campaigns.victims_per_campaign", maximum=10_000)
+    if victims < 1:
+        raise r.fail(victims_node, "campaigns.victims_per_campaign must be at least 1")
+    beneficiaries = 0.0
+    if "beneficiaries_per_campaign" in fields:
+        b_node = fields["beneficiaries_per_campaign"][1]
+        beneficiaries = r.number(b_node, "campaigns.beneficiaries_per_campaign",
+                                 maximum=100)
+        if beneficiaries != int(beneficiaries):
+            raise r.fail(b_node, "campaigns.beneficiaries_per_campaign must be a whole "
+                                 "number")
+    profile = None
+    if "monthly_profile" in fields:
+        profile_node = fields["monthly_profile"][1]
+        months = tuple(str(m) for m in range(1, 13))
+        raw = r.mapping(profile_node, "campaigns.monthly_profile", allowed=months,
+                        required=months)
+        profile = {int(m): r.number(raw[m][1], f"campaigns.monthly_profile.{m}")
+                   for m in months}
+        if not any(profile.values()):
+            raise r.fail(profile_node, "campaigns.monthly_profile needs a month above 0")
+        profile = _frozen(profile)
+    return Campaigns(
+        compromised_per_10k_per_month=r.number(
+            fields["compromised_per_10k_per_month"][1],
+            "campaigns.compromised_per_10k_per_month", maximum=10_000),
+        attacks=_frozen(r.shares(fields["attacks"][1], "campaigns.attacks", ATTACKS)),
+        victims_per_campaign=victims,
+        beneficiaries_per_campaign=int(beneficiaries),
+        monthly_profile=profile,
     )
 
 
