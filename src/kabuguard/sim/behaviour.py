@@ -40,12 +40,12 @@ from kabuguard.sim.population import (
     HOME_COUNTRY,
     POOL_MIX,
     USER_AGENTS,
+    Categorical,
+    PopulationTables,
     SimCustomer,
     SimDevice,
-    _Categorical,
-    _pick_ip,
-    _Tables,
     packaged_networks,
+    pick_ip,
 )
 from kabuguard.sim.scenario import Scenario
 
@@ -188,16 +188,16 @@ class BehaviourTables:
     def __init__(self, scenario: Scenario, symbols: Iterable[Symbol], *, seed: int) -> None:
         symbols = list(symbols)
         _, ranges, rows = packaged_networks()
-        self.base = _Tables(scenario, symbols, ranges, rows)
+        self.base = PopulationTables(scenario, symbols, ranges, rows)
         self.scenario = scenario
         self.lots: dict[str, _Lot] = {}
         by_code = {s.symbol: s for s in symbols}
         for pool in self.base.holding_pools.values():
             for code, lot_price, _ in pool:
                 self.lots[code] = _Lot(by_code[code], lot_price)
-        self.hours = {True: _Categorical(_normalised(_TRADING_DAY_HOURS)),
-                      False: _Categorical(_normalised(_CLOSED_DAY_HOURS))}
-        self.buy_mix = {style: _Categorical(dict(mix)) for style, mix in POOL_MIX.items()}
+        self.hours = {True: Categorical(_normalised(_TRADING_DAY_HOURS)),
+                      False: Categorical(_normalised(_CLOSED_DAY_HOURS))}
+        self.buy_mix = {style: Categorical(dict(mix)) for style, mix in POOL_MIX.items()}
         self.surge_symbol: str | None = None
         if scenario.surge is not None:
             small = [code for code, _, _ in self.base.holding_pools["small"]]
@@ -300,7 +300,7 @@ class _Day:
         if (st.trip is None and c.traveller
                 and trip_roll < sc.trips_per_year / DAYS_PER_YEAR):
             country = self.t.base.destinations.draw(rng)
-            ip, _ = _pick_ip(rng, self.t.base.pools[country, "residential"])
+            ip, _ = pick_ip(rng, self.t.base.pools[country, "residential"])
             st.trip = (country, ip, self.day + timedelta(days=trip_len - 1))
         vpn = c.vpn_user and vpn_roll < VPN_DAY_SHARE and st.trip is None
 

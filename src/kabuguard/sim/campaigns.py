@@ -46,10 +46,10 @@ from kabuguard.sim.behaviour import (
 from kabuguard.sim.population import (
     HOME_COUNTRY,
     USER_AGENTS,
+    NetworkPool,
     SimCustomer,
-    _pick_ip,
-    _Pool,
     packaged_networks,
+    pick_ip,
 )
 from kabuguard.sim.scenario import ATTACKS, Scenario
 
@@ -207,13 +207,13 @@ def pump_targets(symbols: Iterable[Symbol]) -> dict[bool, list[Symbol]]:
     return out
 
 
-def _attacker_pools() -> dict[str, list[_Pool]]:
+def _attacker_pools() -> dict[str, list[NetworkPool]]:
     """Address pools of the sim table: ``remote`` (hosting and VPN blocks, anywhere) and
     ``jp_residential`` (the low-and-slow crews' residential proxies)."""
     _, _, rows = packaged_networks()
-    pools: dict[str, list[_Pool]] = {"remote": [], "jp_residential": []}
+    pools: dict[str, list[NetworkPool]] = {"remote": [], "jp_residential": []}
     for net, info in rows:
-        pool = _Pool(int(net.network_address) + 1, net.num_addresses - 2, info.asn or 0)
+        pool = NetworkPool(int(net.network_address) + 1, net.num_addresses - 2, info.asn or 0)
         if info.kind in {"hosting", "vpn"}:
             pools["remote"].append(pool)
         elif info.kind == "residential" and info.country == HOME_COUNTRY:
@@ -310,7 +310,7 @@ class _Crew:
     """Builds one campaign's intents with the campaign's own random generator."""
 
     def __init__(self, campaign: Campaign, *, seed: int, symbols: Mapping[str, Symbol],
-                 pools: Mapping[int, _Pool], cal: TradingCalendar) -> None:
+                 pools: Mapping[int, NetworkPool], cal: TradingCalendar) -> None:
         self.c = campaign
         self.rng = _rng(seed, campaign.id)
         self.symbols = symbols
@@ -329,7 +329,7 @@ class _Crew:
             attack=attack, can_pass=CAN_PASS[attack], methods=METHODS.get(attack, ())))
 
     def ip(self) -> str:
-        return _pick_ip(self.rng, self.pools)[0]
+        return pick_ip(self.rng, self.pools)[0]
 
     def device(self) -> tuple[str, str]:
         kind = "pc" if self.rng.random() < 0.7 else "phone"   # crews script browsers

@@ -169,7 +169,7 @@ def lots_for(value_jpy: float, *, lot_price_jpy: float) -> int:
     return max(1, round(value_jpy / lot_price_jpy))
 
 
-class _Categorical:
+class Categorical:
     """A draw from named shares with one ``random()`` and a bisect."""
 
     __slots__ = ("cumulative", "names")
@@ -184,30 +184,32 @@ class _Categorical:
         return self.names[bisect(self.cumulative, rng.random())]
 
 
-class _Pool(NamedTuple):
+class NetworkPool(NamedTuple):
+    """A run of ``size`` addresses from ``first`` (an IPv4 integer) in one AS."""
+
     first: int
     size: int
     asn: int
 
 
-class _Tables:
+class PopulationTables:
     """Everything derived from the scenario and the symbol master, built once."""
 
     def __init__(self, scenario: Scenario, symbols: Iterable[Symbol], networks: IpRanges,
                  blocks: Sequence[tuple[ipaddress.IPv4Network, NetInfo]]) -> None:
         self.scenario = scenario
         self.networks = networks
-        self.activity = _Categorical(scenario.activity)
-        self.devices = _Categorical(scenario.devices)
-        self.home = _Categorical(scenario.home_networks)
-        self.destinations = _Categorical(scenario.destinations)
-        self.methods = _Categorical(scenario.methods)
-        self.styles = _Categorical(scenario.trading_styles)
-        self.pools: dict[tuple[str, str], list[_Pool]] = {}
+        self.activity = Categorical(scenario.activity)
+        self.devices = Categorical(scenario.devices)
+        self.home = Categorical(scenario.home_networks)
+        self.destinations = Categorical(scenario.destinations)
+        self.methods = Categorical(scenario.methods)
+        self.styles = Categorical(scenario.trading_styles)
+        self.pools: dict[tuple[str, str], list[NetworkPool]] = {}
         for net, info in blocks:
             key = (info.country or "", info.kind or "")
             self.pools.setdefault(key, []).append(
-                _Pool(int(net.network_address) + 1, net.num_addresses - 2, info.asn or 0))
+                NetworkPool(int(net.network_address) + 1, net.num_addresses - 2, info.asn or 0))
         for country in scenario.destinations:
             if (country, "residential") not in self.pools:
                 msg = f"the simulator has no network for travel destination {country}"
@@ -217,7 +219,7 @@ class _Tables:
         self.vpn_country = {p.first: c for (c, k), ps in self.pools.items() if k == "vpn"
                             for p in ps}
         self.holding_pools = _holding_pools(symbols)
-        self.pool_mix = {style: _Categorical(dict(mix)) for style, mix in POOL_MIX.items()}
+        self.pool_mix = {style: Categorical(dict(mix)) for style, mix in POOL_MIX.items()}
         self.mu_cash = math.log(scenario.cash.median_jpy)
         self.mu_holdings = math.log(scenario.holdings.median_jpy)
 
@@ -282,17 +284,18 @@ def generate_population(scenario: Scenario, *, customers: int, seed: int,
         msg = "customers and start must not be negative"
         raise ValueError(msg)
     _, ranges, rows = packaged_networks()
-    tables = _Tables(scenario, symbols, ranges, rows)
+    tables = PopulationTables(scenario, symbols, ranges, rows)
     for index in range(start, start + customers):
         yield _customer(tables, seed, index)
 
 
-def _pick_ip(rng: random.Random, pools: list[_Pool]) -> tuple[str, int]:
+def pick_ip(rng: random.Random, pools: list[NetworkPool]) -> tuple[str, int]:
+    """An address and its AS number from one of ``pools``, uniformly."""
     pool = pools[int(rng.random() * len(pools))]
     return ipv4_text(pool.first + int(rng.random() * pool.size)), pool.asn
 
 
-def _customer(t: _Tables, seed: int, index: int) -> SimCustomer:
+def _customer(t: PopulationTables, seed: int, index: int) -> SimCustomer:
     rng = customer_rng(seed, index)
     rand = rng.random
     sc = t.scenario
@@ -303,11 +306,11 @@ def _customer(t: _Tables, seed: int, index: int) -> SimCustomer:
     home = t.home.draw(rng)
     networks: list[SimNetwork] = []
     if home != "mobile_only":
-        ip, asn = _pick_ip(rng, t.pools[HOME_COUNTRY, "residential"])
+        ip, asn = pick_ip(rng, t.pools[HOME_COUNTRY, "residential"])
         networks.append(SimNetwork(ip, asn, HOME_COUNTRY, "residential",
                                    seen_lo + int(rand() * span)))
     if home != "residential_only":
-        ip, asn = _pick_ip(rng, t.pools[HOME_COUNTRY, "mobile"])
+        ip, asn = pick_ip(rng, t.pools[HOME_COUNTRY, "mobile"])
         networks.append(SimNetwork(ip, asn, HOME_COUNTRY, "mobile",
                                    seen_lo + int(rand() * span)))
     vpn_user = rand() < sc.vpn_user_share
@@ -319,7 +322,7 @@ def _customer(t: _Tables, seed: int, index: int) -> SimCustomer:
     traveller = rand() < sc.traveller_share
     if traveller:   # a past trip the firm has seen: an address abroad, months ago
         country = t.destinations.draw(rng)
-        ip, asn = _pick_ip(rng, t.pools[country, "residential"])
+        ip, asn = pick_ip(rng, t.pools[country, "residential"])
         networks.append(SimNetwork(ip, asn, country, "residential", 30 + int(rand() * 330)))
 
     count = t.devices.draw(rng)
