@@ -26,14 +26,8 @@ the rest of it used meanwhile, to spot a noisy run.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
-import platform
 import random
-import shlex
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
@@ -47,6 +41,7 @@ from kabuguard.identity.models import Customer
 from kabuguard.identity.passwords import OWASP_HASHER
 from kabuguard.settings import load_settings
 from kabuguard.store.migrate import upgrade
+from provenance import code_version, command, machine, machine_busy_s
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "RESULTS.md"
@@ -55,45 +50,6 @@ HEADER = ("| date (UTC) | code | command | machine | run | workers | lines | ver
           "matches | seconds | lines/s | verifies/s | process cores | others' cores |\n"
           "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 PASSWORD = "bench-correct-horse-7"
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return f"nproc {len(os.sched_getaffinity(0))}, {model}, Python {platform.python_version()}"
-
-
-def code_version() -> str:
-    git = ["git", "--no-optional-locks", "-C", str(ROOT)]
-    try:
-        head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run([*git, "status", "--porcelain", "--", "src"],
-                               capture_output=True, text=True, timeout=10,
-                               check=True).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return head + ("+wip" if dirty else "")
-
-
-def command() -> str:
-    exe = Path(sys.executable)
-    with contextlib.suppress(ValueError):
-        exe = exe.relative_to(ROOT)
-    script = Path(sys.argv[0]).resolve()
-    with contextlib.suppress(ValueError):
-        script = script.relative_to(ROOT)
-    return shlex.join([str(exe), str(script), *sys.argv[1:]])
-
-
-def machine_busy_s() -> float:
-    """Busy CPU seconds of the whole machine (all cores), from /proc/stat."""
-    parts = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return (sum(parts[:8]) - parts[3] - parts[4]) / os.sysconf("SC_CLK_TCK")
 
 
 class Meter:

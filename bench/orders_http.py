@@ -34,10 +34,8 @@ import asyncio
 import contextlib
 import json
 import os
-import platform
 import random
 import secrets
-import shlex
 import signal
 import socket
 import subprocess
@@ -60,6 +58,7 @@ from kabuguard.broker.models import Holding
 from kabuguard.container import Services, build_services
 from kabuguard.settings import load_settings
 from kabuguard.store.migrate import upgrade
+from provenance import clock_ticks, code_version, command, machine, machine_busy_s
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
@@ -82,10 +81,6 @@ RULE = "|" + "---|" * HEADER.count(" |")
 # -- measurement --------------------------------------------------------------------
 
 
-def _clock_ticks() -> int:
-    return os.sysconf("SC_CLK_TCK")
-
-
 def process_cpu_s(pid: int) -> float:
     """User + system CPU seconds of a process (all its threads) from /proc."""
     try:
@@ -93,7 +88,7 @@ def process_cpu_s(pid: int) -> float:
     except OSError:
         return 0.0
     fields = stat.rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _clock_ticks()
+    return (int(fields[11]) + int(fields[12])) / clock_ticks()
 
 
 def tree_cpu_s(pid: int) -> float:
@@ -127,13 +122,6 @@ def postgres_cpu_s() -> float:
         except OSError:
             continue
     return total
-
-
-def machine_busy_s() -> float:
-    """Busy CPU seconds of the whole machine (all cores) from /proc/stat."""
-    parts = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    idle = parts[3] + parts[4]  # idle + iowait
-    return (sum(parts[:8]) - idle) / _clock_ticks()
 
 
 def self_cpu_s() -> float:
@@ -570,40 +558,6 @@ def bench_backend(backend: str, args: argparse.Namespace) -> BackendResult:
 
 
 # -- report -------------------------------------------------------------------------
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return f"nproc {len(os.sched_getaffinity(0))}, {model}, Python {platform.python_version()}"
-
-
-def code_version() -> str:
-    """The commit under test, ``+wip`` when src/ has uncommitted changes (read-only git
-    calls: no optional index refresh)."""
-    git = ["git", "--no-optional-locks", "-C", str(ROOT)]
-    try:
-        head = subprocess.run([*git, "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, timeout=10, check=True).stdout.strip()
-        dirty = subprocess.run([*git, "status", "--porcelain", "--", "src"], capture_output=True,
-                               text=True, timeout=10, check=True).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return head + ("+wip" if dirty else "")
-
-
-def command() -> str:
-    exe = Path(sys.executable)
-    with contextlib.suppress(ValueError):
-        exe = exe.relative_to(ROOT)
-    script = Path(sys.argv[0]).resolve()
-    with contextlib.suppress(ValueError):
-        script = script.relative_to(ROOT)
-    return shlex.join([str(exe), str(script), *sys.argv[1:]])
 
 
 def goal_met(r: BackendResult) -> bool:

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import argparse
 import platform
-import shlex
-import subprocess
 import sys
 import time
 import tracemalloc
@@ -25,6 +23,7 @@ from kabuguard.broker.symbols import load_symbols
 from kabuguard.sim.behaviour import iter_intents
 from kabuguard.sim.population import generate_population
 from kabuguard.sim.scenario import load_scenario
+from provenance import code_version, command
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 START, END = "<!-- sim-behaviour:start -->", "<!-- sim-behaviour:end -->"
@@ -38,13 +37,6 @@ HEADER = ("| date (UTC) | code | command | machine | customers | days | intents 
           "|---|---|---|---|---|---|---|---|---|---|\n")
 START_DAY = date(2025, 4, 7)   # a Monday
 
-
-def _code() -> str:
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                          text=True, check=False).stdout.strip() or "?"
-    dirty = subprocess.run(["git", "status", "--porcelain", "src"], capture_output=True,
-                           text=True, check=False).stdout.strip()
-    return head + ("+wip" if dirty else "")
 
 
 def main() -> int:
@@ -72,9 +64,7 @@ def main() -> int:
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
 
-    command = ".venv/bin/python bench/sim_behaviour.py" + (
-        " " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "")
-    row = (f"| {datetime.now(UTC):%Y-%m-%d %H:%M} | {_code()} | `{command}` | "
+    row = (f"| {datetime.now(UTC):%Y-%m-%d %H:%M} | {code_version()} | `{command()}` | "
            f"nproc 1 of 2, {platform.processor() or platform.machine()}, Python "
            f"{platform.python_version()} | {args.customers:,} | {args.days} | {intents:,} | "
            f"{intents / elapsed:,.0f} | {args.customers * args.days / elapsed:,.0f} | "

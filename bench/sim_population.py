@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import argparse
 import platform
-import shlex
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,6 +22,7 @@ from kabuguard.broker.symbols import load_symbols
 from kabuguard.sim.export import write_population
 from kabuguard.sim.population import generate_population
 from kabuguard.sim.scenario import load_scenario
+from provenance import code_version, command
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 START, END = "<!-- sim-population:start -->", "<!-- sim-population:end -->"
@@ -31,13 +30,6 @@ HEADER = ("| date (UTC) | code | command | machine | customers | profile custome
           "profile peak MiB | JSONL customers/s | JSONL peak MiB | JSONL MiB |\n"
           "|---|---|---|---|---|---|---|---|---|---|\n")
 
-
-def _code() -> str:
-    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                          text=True, check=False).stdout.strip() or "?"
-    dirty = subprocess.run(["git", "status", "--porcelain", "src"], capture_output=True,
-                           text=True, check=False).stdout.strip()
-    return head + ("+wip" if dirty else "")
 
 
 def _timed(func):  # type: ignore[no-untyped-def]
@@ -86,9 +78,7 @@ def main() -> int:
         _, _ = _untraced(export)   # leave the full file for its size
         size_mib = (Path(tmp) / "accounts.jsonl").stat().st_size / 2**20
 
-    command = ".venv/bin/python bench/sim_population.py" + (
-        " " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "")
-    row = (f"| {datetime.now(UTC):%Y-%m-%d %H:%M} | {_code()} | `{command}` | "
+    row = (f"| {datetime.now(UTC):%Y-%m-%d %H:%M} | {code_version()} | `{command()}` | "
            f"nproc 1 of 2, {platform.processor() or platform.machine()}, Python "
            f"{platform.python_version()} | {n:,} | {n / profile_s:,.0f} | "
            f"{profile_peak / 2**20:.1f} | {n / export_s:,.0f} | {export_peak / 2**20:.1f} | "
