@@ -56,8 +56,6 @@ from kabuguard.identity.models import (
     AuthChallenge,
     Customer,
     LoginRecord,
-    Passkey,
-    TotpAuthenticator,
     WebSession,
 )
 from kabuguard.identity.passwords import PasswordService
@@ -626,16 +624,7 @@ class IdentityService:
         usable (an app once confirmed, e-mail codes and emoji always, since every
         customer has an e-mail address, SMS codes when a phone is registered)."""
         with self.db.read() as session:
-            has_passkey = session.execute(
-                select(Passkey.credential_id).where(Passkey.customer_id == customer_id,
-                                                    Passkey.removed_at.is_(None)).limit(1)
-            ).first() is not None
-            has_app = session.execute(
-                select(TotpAuthenticator.id).where(
-                    TotpAuthenticator.customer_id == customer_id,
-                    TotpAuthenticator.confirmed_at.is_not(None),
-                    TotpAuthenticator.removed_at.is_(None)).limit(1)
-            ).first() is not None
+            has_app, has_passkey = second_factors(session, customer_id)
             contact = session.execute(
                 select(Customer.phone_enc, Customer.password_reset_required_at,
                        Customer.self_locked_at)
