@@ -357,7 +357,8 @@ class _Checker:
     def call(self, node: ast.Call) -> str:
         func = node.func
         if not isinstance(func, ast.Name):
-            raise _Refused(f"only {', '.join(FUNCTIONS)} may be called")
+            raise _Refused(_describe_refused(func) if isinstance(func, ast.Attribute)
+                           else f"only {', '.join(FUNCTIONS)} may be called")
         if func.id not in FUNCTIONS:
             reason = (f"'{func.id}' is a feature, not a function" if func.id in FEATURES
                       else f"unknown function '{func.id}' (functions: {', '.join(FUNCTIONS)})")
