@@ -225,6 +225,8 @@ BAD = [
     (dict(id="good_rule"), "- id: good_rule", "duplicate id (first at line 3)"),
     (dict(shadow="maybe"), "shadow: maybe", "shadow must be true or false"),
     (dict(score="high"), "score: high", "score must be a number"),
+    (dict(score="nan"), "score: nan", "score must be a number"),
+    (dict(when="not " * 3000 + "new_device"), "when:", "nested too deeply"),
     (dict(outcom="hold"), "outcom: hold", "unknown field 'outcom' in a rule (did you mean 'outcome'?)"),
     (dict(description_en=None), "- id: bad_rule", "the rule needs 'description_en'"),
 ]

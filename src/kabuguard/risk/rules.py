@@ -19,6 +19,7 @@ import ast
 import copy
 import difflib
 import hashlib
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -438,11 +439,13 @@ def check_condition(text: str) -> ast.expr:
     """
     try:
         tree = ast.parse(text.strip(), mode="eval").body
+        kind = _Checker().kind(tree)
     except SyntaxError as exc:
         msg = f"not a valid expression: {exc.msg} in '{text.strip()}'"
         raise ValueError(msg) from None
-    try:
-        kind = _Checker().kind(tree)
+    except RecursionError:
+        msg = "the condition is nested too deeply"
+        raise ValueError(msg) from None
     except _Refused as exc:
         raise ValueError(str(exc)) from None
     if kind != BOOL:
@@ -504,9 +507,12 @@ class _Reader:
     def number(self, node: Node, what: str) -> float:
         text = self.scalar(node, what)
         try:
-            return float(text)
+            value = float(text)
         except ValueError:
-            raise self.fail(node, f"{what} must be a number, not '{text}'") from None
+            value = math.nan
+        if not math.isfinite(value):
+            raise self.fail(node, f"{what} must be a number, not '{text}'")
+        return value
 
 
 RULE_FIELDS = ("id", "when", "outcome", "level", "score", "shadow", "applies_to",
