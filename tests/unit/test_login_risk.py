@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kabuguard.risk.login_risk import (
+    ACCOUNTS_PER_IP_MAX,
     ALPHA,
     ASN_FAILURES_MIN,
     HISTORY_HALVE_AT,
@@ -111,6 +112,17 @@ def test_hierarchy_new_ip_below_new_asn_below_new_country():
     new_asn = model.score("A", UNSEEN["asn"], T0 + 100).score
     new_country = model.score("A", UNSEEN["country"], T0 + 100).score
     assert model.score("A", HOME, T0 + 100).score < new_ip < new_asn < new_country
+
+
+def test_a_new_country_counts_once_not_once_per_level():
+    # p(IP | u) = p(country | u) p(ASN | country, u) p(IP | ASN, u): inside a new country
+    # the ASN and the IP are new too but add nothing. A login new in every feature then
+    # scores log10((n + α) / α) for each of country, device and user agent, exactly.
+    model = with_history(20)
+    everything_new = replace(UNSEEN["country"], device="dev-new", user_agent=FIREFOX_LINUX)
+    risk = model.score("A", everything_new, T0 + 100)
+    assert risk.new_country and risk.new_asn and risk.new_ip
+    assert risk.score == pytest.approx(3 * math.log10((20 + ALPHA) / ALPHA), abs=1e-3)
 
 
 def test_a_long_history_weighs_a_new_country_more_than_a_short_one():
@@ -216,6 +228,10 @@ def test_unknown_users_count_as_one_account_per_ip():
     risk = model.score(None, HOME, T0 + 60)
     assert risk.ip_accounts == IP_ACCOUNTS_MIN
     assert "ip_many_accounts" in risk.reasons
+    # Memory per IP is bounded: the distinct count saturates.
+    for i in range(ACCOUNTS_PER_IP_MAX + 50):
+        model.observe(f"stuffed-{i}", HOME, "bad_password", T0 + 100)
+    assert model.score(None, HOME, T0 + 100).ip_accounts == ACCOUNTS_PER_IP_MAX
 
 
 def test_many_failures_in_one_asn_raise_the_score_of_its_other_addresses():

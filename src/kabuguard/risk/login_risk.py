@@ -39,9 +39,9 @@ so the ratio of a value is p_g · (n + α) / (c + α · p_g), with n = c_u(paren
 
 Departures from the paper, each for a stated reason: the account prior
 p(u | attack) / p(u) is left out (it shifts whole accounts, not logins); a seen value's
-term is floored at ``SEEN_LOG_FLOOR`` because global shares of rare values are estimated
-from bounded, pruned counts, and one familiar device cookie should not cancel a new
-country and a new network; a level whose value is unknown (no ``ip_country`` or
+term is floored at ``SEEN_LOG_FLOOR`` (a factor of 10) because global shares of rare
+values are estimated from bounded, pruned counts, and one familiar (perhaps stolen)
+device cookie should not cancel a new country against a history of 10 logins or more; a level whose value is unknown (no ``ip_country`` or
 ``ip_asn``) is left out of the product.
 
 **Attack signals** (causal, over a sliding window of ``WINDOW_S``): failed logins per IP
@@ -82,7 +82,7 @@ HISTORY_HALVE_AT = 256        # a feature's counts halve past this many logins
 SEED_LOGINS = 4               # a value in accounts.jsonl history counts as this many logins
 GLOBAL_VALUES_MAX = 100_000   # distinct values counted globally per feature
 P_GLOBAL_MAX = 0.999          # a global conditional share below 1 keeps the hierarchy strict
-SEEN_LOG_FLOOR = -1.5         # the most a familiar value can lower the score, per level
+SEEN_LOG_FLOOR = -1.0         # a familiar value lowers the score 10x at most, per level
 
 WINDOW_S = 3600.0             # attack signals look back one hour ...
 BUCKET_S = 300.0              # ... in 5-minute buckets (a count covers 55-60 minutes)
