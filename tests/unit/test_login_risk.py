@@ -19,6 +19,7 @@ from kabuguard.risk.login_risk import (
     HISTORY_HALVE_AT,
     IP_ACCOUNTS_MIN,
     IP_FAILURES_MIN,
+    SEEN_LOG_FLOOR,
     VALUES_PER_FEATURE,
     LoginObservation,
     LoginRiskModel,
@@ -123,6 +124,15 @@ def test_a_new_country_counts_once_not_once_per_level():
     risk = model.score("A", everything_new, T0 + 100)
     assert risk.new_country and risk.new_asn and risk.new_ip
     assert risk.score == pytest.approx(3 * math.log10((20 + ALPHA) / ALPHA), abs=1e-3)
+
+
+def test_a_familiar_rare_value_lowers_the_score_by_the_floor_at_most():
+    # The account's own device is rare globally (only A uses it): its ratio is far below
+    # 1/10 and is floored; only the device term differs between the two logins.
+    model = with_history(20)
+    seen = model.score("A", HOME, T0 + 100).score
+    unseen = model.score("A", UNSEEN["device"], T0 + 100).score
+    assert seen - unseen == pytest.approx(SEEN_LOG_FLOOR - math.log10(20 + ALPHA), abs=1e-3)
 
 
 def test_a_long_history_weighs_a_new_country_more_than_a_short_one():

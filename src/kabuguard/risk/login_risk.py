@@ -41,8 +41,9 @@ Departures from the paper, each for a stated reason: the account prior
 p(u | attack) / p(u) is left out (it shifts whole accounts, not logins); a seen value's
 term is floored at ``SEEN_LOG_FLOOR`` (a factor of 10) because global shares of rare
 values are estimated from bounded, pruned counts, and one familiar (perhaps stolen)
-device cookie should not cancel a new country against a history of 10 logins or more; a level whose value is unknown (no ``ip_country`` or
-``ip_asn``) is left out of the product.
+device cookie should not cancel a new country against a history of 10 logins or more;
+a level whose value is unknown (no ``ip_country`` or ``ip_asn``) is left out of the
+product.
 
 **Attack signals** (causal, over a sliding window of ``WINDOW_S``): failed logins per IP
 and per ASN and distinct accounts failing per IP raise the score of any login from
@@ -101,8 +102,15 @@ SUCCESS = "success"
 # Feature indexes; the first three form the network hierarchy, parent first.
 COUNTRY, ASN, IP, DEVICE, AGENT = range(5)
 FEATURE_NAMES = ("country", "asn", "ip", "device", "user_agent")
+_NEW_REASONS = ("new_country", "new_asn", "new_ip", "new_device", "new_user_agent")
 _FEATURES = 5
 _UNKNOWN_USER = "\x00unknown"   # stands for every login naming no account, in ip_accounts
+
+_SEEN_RATIO_FLOOR = 10.0 ** SEEN_LOG_FLOOR
+_SKIP = object()   # a feature a record does not carry (a network entry has no device)
+_NO_COUNTS: tuple[dict[Hashable, int], ...] = tuple({} for _ in range(_FEATURES))  # never written
+_NO_TOTALS = (0,) * _FEATURES
+log10 = math.log10
 
 _VERSION = re.compile(r"\d+(?:[._,]\d+)*")
 _FAMILY_CACHE_MAX = 4096
@@ -134,11 +142,12 @@ class LoginObservation:
     device: str | None
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class LoginRisk:
     """``score``: log10 likelihood ratio attack / account (higher riskier), with its
     ``reasons``; ``new_*``: the account has history of that feature and never used this
-    value; ``ip_failures``, ``ip_accounts``, ``asn_failures``: in the last hour."""
+    value; ``ip_failures``, ``ip_accounts``, ``asn_failures``: in the last hour.
+    Read-only by convention (not frozen: a frozen dataclass costs 1 µs a login)."""
 
     score: float
     reasons: tuple[str, ...]
@@ -295,6 +304,8 @@ class LoginRiskModel:
         self._ip_accounts = _WindowDistinct(window_s=window_s, bucket_s=bucket_s,
                                             members_max=ACCOUNTS_PER_IP_MAX)
         self._families: dict[str | None, str] = {}
+        # log10((n + α) / α), the unseen term, for every history length a feature can have.
+        self._unseen_log = [log10((n + alpha) / alpha) for n in range(HISTORY_HALVE_AT + 1)]
 
     # -- history ---------------------------------------------------------------------
 
@@ -312,12 +323,12 @@ class LoginRiskModel:
         weight = self._seed_logins
         for entry in sorted(networks, key=_parse_last_seen):
             asn = entry.get("ip_asn")
-            self._learn(acct, entry.get("ip_country") or None,
-                        asn if isinstance(asn, int) else None, entry.get("ip"), None, None,
-                        weight, devices=False)
+            self._learn(acct, (entry.get("ip_country") or None,
+                               asn if isinstance(asn, int) else None, entry.get("ip"),
+                               _SKIP, _SKIP), weight)
         for entry in sorted(devices, key=_parse_last_seen):
-            self._learn(acct, None, None, None, entry.get("device"),
-                        self._family(entry.get("user_agent")), weight, networks=False)
+            self._learn(acct, (_SKIP, _SKIP, _SKIP, entry.get("device"),
+                               self._family(entry.get("user_agent"))), weight)
 
     def observe(self, account: str | None, obs: LoginObservation, outcome: str,
                 ts_s: float) -> None:
@@ -326,8 +337,8 @@ class LoginRiskModel:
         ``locked``, ``unknown_user``) feeds the attack signals of its IP and ASN."""
         if outcome == SUCCESS:
             acct = self._account(account) if account is not None else None
-            self._learn(acct, obs.country, obs.asn, obs.ip, obs.device,
-                        self._family(obs.user_agent), 1)
+            self._learn(acct, (obs.country, obs.asn, obs.ip, obs.device,
+                               self._family(obs.user_agent)), 1)
         elif outcome in FAILURES:
             self._ip_failures.add(obs.ip, ts_s)
             if obs.asn is not None:
@@ -358,77 +369,50 @@ class LoginRiskModel:
             family = self._families[user_agent] = user_agent_family(user_agent)
         return family
 
-    def _learn(self, acct: _Account | None, country: str | None, asn: int | None,
-               ip: str | None, device: str | None, family: str | None, weight: int, *,
-               networks: bool = True, devices: bool = True) -> None:
-        values: list[tuple[int, Hashable]] = []
-        if networks:
-            values += [(f, v) for f, v in ((COUNTRY, country), (ASN, asn), (IP, ip))
-                       if v is not None]
-        if devices:
-            # A missing device id is a value of its own: "no cookie" is familiar for
-            # an account that never sends one and new for one that always does.
-            values += [(DEVICE, device), (AGENT, family)]
-        for f, v in values:
+    def _learn(self, acct: _Account | None, values: tuple[Hashable, ...], weight: int) -> None:
+        """Count ``values`` (one per feature index; ``_SKIP`` for a feature the record
+        does not carry) in the account's history and the population's."""
+        k, glob, gtotals = self._k, self._global, self._global_totals
+        for f in range(_FEATURES):
+            value = values[f]
+            if value is _SKIP or (value is None and f <= IP):
+                continue   # an unknown country or ASN is no evidence (see the docstring)
             if acct is not None:
-                self._remember(acct, f, v, weight)
-            self._count_global(f, v, weight)
-
-    def _remember(self, acct: _Account, f: int, value: Hashable, weight: int) -> None:
-        counts = acct.counts[f]
-        counts[value] = counts.pop(value, 0) + weight   # re-insert: most recent last
-        if len(counts) > self._k:
-            del counts[next(iter(counts))]              # least recently used
-        total = acct.totals[f] + weight
-        if total > HISTORY_HALVE_AT:
-            # Age the history: recent habits weigh more, and n (hence the unseen term)
-            # stays bounded. A value once seen stays seen (count >= 1).
-            total //= 2
-            for key in counts:
-                counts[key] = max(1, counts[key] // 2)
-        acct.totals[f] = total
-
-    def _count_global(self, f: int, value: Hashable, weight: int) -> None:
-        counts = self._global[f]
-        counts[value] = counts.get(value, 0) + weight
-        self._global_totals[f] += weight
-        if len(counts) > self._global_max:
-            # Keep the most frequent half; ties keep the earlier-counted value
-            # (nlargest is stable), so the result does not depend on hashing.
-            kept = heapq.nlargest(self._global_max // 2, counts.items(), key=itemgetter(1))
-            counts.clear()
-            counts.update(kept)
+                counts = acct.counts[f]
+                c = counts.pop(value, 0)
+                counts[value] = c + weight        # re-inserted: most recent last
+                if not c and len(counts) > k:
+                    del counts[next(iter(counts))]   # least recently used
+                total = acct.totals[f] + weight
+                if total > HISTORY_HALVE_AT:
+                    # Age the history: recent habits weigh more and n (hence the unseen
+                    # term) stays bounded. A value once seen stays seen (count >= 1).
+                    total //= 2
+                    for key in counts:
+                        counts[key] = max(1, counts[key] // 2)
+                acct.totals[f] = total
+            gcounts = glob[f]
+            g = gcounts.get(value, 0)
+            gcounts[value] = g + weight
+            gtotals[f] += weight
+            if not g and len(gcounts) > self._global_max:
+                # Keep the most frequent half; ties keep the earlier-counted value
+                # (nlargest is stable), so the result does not depend on hashing.
+                kept = heapq.nlargest(self._global_max // 2, gcounts.items(),
+                                      key=itemgetter(1))
+                gcounts.clear()
+                gcounts.update(kept)
 
     # -- scoring ---------------------------------------------------------------------
 
     def score(self, account: str | None, obs: LoginObservation, ts_s: float) -> LoginRisk:
         """The risk of this login before its outcome is known; changes no state."""
         acct = self._accounts.get(account) if account is not None else None
-        alpha = self._alpha
-        glob, gtotals = self._global, self._global_totals
-        total = 0.0
-        new = [False] * _FEATURES
-        # Network hierarchy: each level is conditioned on the nearest known level above.
-        parent_u = parent_g = -1
-        for f, value in ((COUNTRY, obs.country), (ASN, obs.asn), (IP, obs.ip)):
-            if value is None:
-                continue
-            g = glob[f].get(value, 0)
-            if parent_g < 0:
-                n_g = gtotals[f]
-                n_u = acct.totals[f] if acct is not None else 0
-            else:
-                n_g, n_u = parent_g, parent_u
-            c = min(acct.counts[f].get(value, 0), n_u) if acct is not None else 0
-            total += _log_ratio(c, n_u, g, n_g, alpha)
-            new[f] = c == 0 and acct is not None and acct.totals[f] > 0
-            parent_u, parent_g = c, g
-        for f, value in ((DEVICE, obs.device), (AGENT, self._family(obs.user_agent))):
-            n_u = acct.totals[f] if acct is not None else 0
-            c = acct.counts[f].get(value, 0) if acct is not None else 0
-            total += _log_ratio(c, n_u, glob[f].get(value, 0), gtotals[f], alpha)
-            new[f] = c == 0 and n_u > 0
-
+        if acct is None:
+            counts, totals = _NO_COUNTS, _NO_TOTALS
+        else:
+            counts, totals = acct.counts, acct.totals
+        total, new = self._history_terms(counts, totals, obs)
         reasons = [name for name, flag in zip(_NEW_REASONS, new, strict=True) if flag]
         if acct is not None and acct.home and obs.country and obs.country != acct.home:
             reasons.append("foreign_country")
@@ -439,42 +423,67 @@ class LoginRiskModel:
         elif kind in ("vpn", "tor"):
             total += VPN_OR_TOR_TERM
             reasons.append("vpn_or_tor")
+        signal, ip_failures, ip_accounts, asn_failures = self._signal_terms(obs, ts_s, reasons)
+        total += signal
+        return LoginRisk(round(total, 4) + 0.0, tuple(reasons), new[DEVICE], new[IP], new[ASN],
+                         new[COUNTRY], new[AGENT], ip_failures, ip_accounts, asn_failures)
+
+    def _history_terms(self, counts: tuple[dict[Hashable, int], ...],
+                       totals: list[int] | tuple[int, ...],
+                       obs: LoginObservation) -> tuple[float, list[bool]]:
+        """Σ log10 p_g(v) / p(v | u) over the features, and which values are new.
+
+        An unseen value (c = 0) contributes log10((n + α) / α), a seen one
+        log10(p_g · (n + α) / (c + α · p_g)) floored at SEEN_LOG_FLOOR (module docstring).
+        """
+        alpha, unseen = self._alpha, self._unseen_log
+        glob, gtotals = self._global, self._global_totals
+        family = self._families.get(obs.user_agent) or self._family(obs.user_agent)
+        values = (obs.country, obs.asn, obs.ip, obs.device, family)
+        total = 0.0
+        new = [False] * _FEATURES
+        parent_u = parent_g = -1   # the nearest known level above (network hierarchy)
+        for f in range(_FEATURES):
+            value = values[f]
+            n_u = totals[f]
+            if f > IP:
+                n_g = gtotals[f]
+            elif value is None:
+                continue   # an unknown country or ASN: left out of the product
+            elif parent_g < 0:
+                n_g = gtotals[f]
+            else:
+                n_g, n_u = parent_g, parent_u
+            c = counts[f].get(value, 0)
+            g = glob[f].get(value, 0)
+            if c == 0:
+                # Unseen: p_g cancels, the ratio is (n + α) / α.
+                total += unseen[n_u] if n_u < len(unseen) else log10((n_u + alpha) / alpha)
+                new[f] = totals[f] > 0
+            else:
+                c = min(c, n_u)   # a child never outnumbers its parent (evictions, ASN moves)
+                p = min((g + 0.5) / (n_g + 1.0), P_GLOBAL_MAX)
+                ratio = p * (n_u + alpha) / (c + alpha * p)
+                total += log10(ratio) if ratio > _SEEN_RATIO_FLOOR else SEEN_LOG_FLOOR
+            if f < IP:
+                parent_u, parent_g = c, g
+        return total, new
+
+    def _signal_terms(self, obs: LoginObservation, ts_s: float,
+                      reasons: list[str]) -> tuple[float, int, int, int]:
+        """The attack-signal terms of a login (appending their reasons) and the counts."""
+        total = 0.0
         ip_failures = self._ip_failures.count(obs.ip, ts_s)
         ip_accounts = self._ip_accounts.count(obs.ip, ts_s)
         asn_failures = self._asn_failures.count(obs.asn, ts_s) if obs.asn is not None else 0
         if ip_failures >= IP_FAILURES_MIN:
-            total += IP_SIGNAL_TERM + math.log10(ip_failures / IP_FAILURES_MIN)
+            total += IP_SIGNAL_TERM + log10(ip_failures / IP_FAILURES_MIN)
             reasons.append("ip_many_failures")
         if ip_accounts >= IP_ACCOUNTS_MIN:
-            total += IP_SIGNAL_TERM + math.log10(ip_accounts / IP_ACCOUNTS_MIN)
+            total += IP_SIGNAL_TERM + log10(ip_accounts / IP_ACCOUNTS_MIN)
             reasons.append("ip_many_accounts")
         if asn_failures >= ASN_FAILURES_MIN:
-            total += ASN_SIGNAL_TERM + math.log10(asn_failures / ASN_FAILURES_MIN)
+            total += ASN_SIGNAL_TERM + log10(asn_failures / ASN_FAILURES_MIN)
             reasons.append("asn_many_failures")
-        return LoginRisk(round(total, 4) + 0.0, tuple(reasons), new[DEVICE], new[IP], new[ASN],
-                         new[COUNTRY], new[AGENT], ip_failures, ip_accounts, asn_failures)
-
-
-# In the order of the feature indexes.
-_NEW_REASONS = ("new_country", "new_asn", "new_ip", "new_device", "new_user_agent")
-
-
-def _log_ratio(c: int, n_u: int, g: int, n_g: int, alpha: float) -> float:
-    """log10 p_g(v) / p(v | u) for a value the account used ``c`` times out of ``n_u``
-    and the population ``g`` times out of ``n_g``.
-
-    >>> _log_ratio(0, 9, 0, 100, 1.0), _log_ratio(0, 9, 50, 100, 1.0)   # unseen: log10(n+α)
-    (1.0, 1.0)
-    >>> _log_ratio(0, 0, 3, 100, 1.0)   # no history: no evidence
-    0.0
-    >>> round(_log_ratio(9, 9, 50, 100, 1.0), 3)   # seen, common
-    -0.279
-    >>> _log_ratio(9, 9, 0, 100, 1.0) == SEEN_LOG_FLOOR   # seen, rare: floored
-    True
-    """
-    if c == 0:
-        return math.log10((n_u + alpha) / alpha)
-    p = (g + 0.5) / (n_g + 1.0)
-    p = min(p, P_GLOBAL_MAX)
-    return max(SEEN_LOG_FLOOR, math.log10(p * (n_u + alpha) / (c + alpha * p)))
+        return total, ip_failures, ip_accounts, asn_failures
 
