@@ -295,6 +295,11 @@ def test_seeded_history_counts_as_seen():
         assert risk.score > home.score
 
 
+def test_an_unknown_outcome_is_an_error():
+    with pytest.raises(ValueError, match="'maybe'"):
+        LoginRiskModel().observe("A", HOME, "maybe", T0)
+
+
 def test_memory_per_account_stays_bounded():
     model = LoginRiskModel(global_values_max=1_000)
     for i in range(10_000):

@@ -17,8 +17,8 @@ paper's approximation: an attacker looks like the population), smoothed as
 p_g(v | parent) = (g(v) + ½) / (g(parent) + 1), capped below 1.
 
 **Account model.** p(x | u) is the account's own share, smoothed towards the global
-share with a Dirichlet prior of strength α (Bayesian or MacKay-Peto smoothing; the
-paper's own smoothing differs, this one is chosen because the properties below then
+share with a Dirichlet prior of strength α (Bayesian or MacKay-Peto smoothing; not
+claimed to be the paper's exact form: it is chosen because the properties below then
 hold for every value)::
 
     p(v | parent, u) = (c_u(v) + α · p_g(v | parent)) / (c_u(parent) + α)
@@ -72,7 +72,7 @@ import re
 from collections import deque
 from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from operator import itemgetter
 
 from kabuguard.domain.useragent import browser_label
@@ -110,7 +110,7 @@ _SEEN_RATIO_FLOOR = 10.0 ** SEEN_LOG_FLOOR
 _SKIP = object()   # a feature a record does not carry (a network entry has no device)
 _NO_COUNTS: tuple[dict[Hashable, int], ...] = tuple({} for _ in range(_FEATURES))  # never written
 _NO_TOTALS = (0,) * _FEATURES
-log10 = math.log10
+_log10 = math.log10
 
 _VERSION = re.compile(r"\d+(?:[._,]\d+)*")
 _FAMILY_CACHE_MAX = 4096
@@ -275,9 +275,11 @@ def _parse_last_seen(entry: Mapping[str, object]) -> float:
     if not isinstance(value, str):
         return -math.inf   # unknown: the oldest
     try:
-        return datetime.fromisoformat(value).timestamp()
+        seen = datetime.fromisoformat(value)
     except ValueError:
         return -math.inf
+    # RFC 3339 carries an offset; a naive time is read as UTC, never as the machine's zone.
+    return (seen if seen.tzinfo else seen.replace(tzinfo=UTC)).timestamp()
 
 
 class LoginRiskModel:
@@ -305,7 +307,7 @@ class LoginRiskModel:
                                             members_max=ACCOUNTS_PER_IP_MAX)
         self._families: dict[str | None, str] = {}
         # log10((n + α) / α), the unseen term, for every history length a feature can have.
-        self._unseen_log = [log10((n + alpha) / alpha) for n in range(HISTORY_HALVE_AT + 1)]
+        self._unseen_log = [_log10((n + alpha) / alpha) for n in range(HISTORY_HALVE_AT + 1)]
 
     # -- history ---------------------------------------------------------------------
 
@@ -334,7 +336,8 @@ class LoginRiskModel:
                 ts_s: float) -> None:
         """Learn from a login's outcome (EVENTS.md): a success joins the account's history
         and the population counts; a failure (``bad_password``, ``bad_second_factor``,
-        ``locked``, ``unknown_user``) feeds the attack signals of its IP and ASN."""
+        ``locked``, ``unknown_user``) feeds the attack signals of its IP and ASN.
+        Raises ValueError for any other outcome."""
         if outcome == SUCCESS:
             acct = self._account(account) if account is not None else None
             self._learn(acct, (obs.country, obs.asn, obs.ip, obs.device,
@@ -345,6 +348,9 @@ class LoginRiskModel:
                 self._asn_failures.add(obs.asn, ts_s)
             self._ip_accounts.add(obs.ip, account if account is not None else _UNKNOWN_USER,
                                   ts_s)
+        else:
+            msg = f"unknown login outcome {outcome!r}"
+            raise ValueError(msg)
 
     def remembered(self, account: str) -> dict[str, int]:
         """Distinct values held for ``account`` per feature (each at most K)."""
@@ -458,13 +464,13 @@ class LoginRiskModel:
             g = glob[f].get(value, 0)
             if c == 0:
                 # Unseen: p_g cancels, the ratio is (n + α) / α.
-                total += unseen[n_u] if n_u < len(unseen) else log10((n_u + alpha) / alpha)
+                total += unseen[n_u] if n_u < len(unseen) else _log10((n_u + alpha) / alpha)
                 new[f] = totals[f] > 0
             else:
                 c = min(c, n_u)   # a child never outnumbers its parent (evictions, ASN moves)
                 p = min((g + 0.5) / (n_g + 1.0), P_GLOBAL_MAX)
                 ratio = p * (n_u + alpha) / (c + alpha * p)
-                total += log10(ratio) if ratio > _SEEN_RATIO_FLOOR else SEEN_LOG_FLOOR
+                total += _log10(ratio) if ratio > _SEEN_RATIO_FLOOR else SEEN_LOG_FLOOR
             if f < IP:
                 parent_u, parent_g = c, g
         return total, new
@@ -477,13 +483,13 @@ class LoginRiskModel:
         ip_accounts = self._ip_accounts.count(obs.ip, ts_s)
         asn_failures = self._asn_failures.count(obs.asn, ts_s) if obs.asn is not None else 0
         if ip_failures >= IP_FAILURES_MIN:
-            total += IP_SIGNAL_TERM + log10(ip_failures / IP_FAILURES_MIN)
+            total += IP_SIGNAL_TERM + _log10(ip_failures / IP_FAILURES_MIN)
             reasons.append("ip_many_failures")
         if ip_accounts >= IP_ACCOUNTS_MIN:
-            total += IP_SIGNAL_TERM + log10(ip_accounts / IP_ACCOUNTS_MIN)
+            total += IP_SIGNAL_TERM + _log10(ip_accounts / IP_ACCOUNTS_MIN)
             reasons.append("ip_many_accounts")
         if asn_failures >= ASN_FAILURES_MIN:
-            total += ASN_SIGNAL_TERM + log10(asn_failures / ASN_FAILURES_MIN)
+            total += ASN_SIGNAL_TERM + _log10(asn_failures / ASN_FAILURES_MIN)
             reasons.append("asn_many_failures")
         return total, ip_failures, ip_accounts, asn_failures
 
