@@ -490,9 +490,11 @@ def evaluate(
         return "—" if x is None else f"{x:,.2f}"
 
     table = Table(title="fraud stopped")
-    for column in ("attack", "fraud events", "stopped", "fraud ¥", "stopped ¥", "stopped ¥ share",
-                   "accounts", "stopped before 1st order", "share"):
-        table.add_column(column, justify="left" if column == "attack" else "right")
+    table.add_column("attack", no_wrap=True)
+    for column in ("fraud events", "stopped", "fraud ¥", "stopped ¥", "¥ share", "accounts",
+                   "stopped before 1st order", "share"):
+        # A narrow terminal folds a number onto two lines rather than hide its digits.
+        table.add_column(column, justify="right", overflow="fold")
     rows = [*result["by_attack"].items(), ("all", result["overall"])]
     for attack, t in rows:
         table.add_row(attack, f"{t['fraud_events']:,}", f"{t['stopped_events']:,}",
