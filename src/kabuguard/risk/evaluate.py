@@ -148,7 +148,7 @@ class Evaluator:
 
     def __init__(self, labels: Mapping[str, dict[str, Any]], decisions: Mapping[str, dict[str, Any]],
                  accounts: Iterable[str] = ()) -> None:
-        self.labels, self.decisions, self.accounts = labels, decisions, accounts
+        self.labels, self.decisions, self.accounts = labels, decisions, frozenset(accounts)
         self._frozen: set[str] = set()
         self._frozen_ever: set[str] = set()
         self._restricted: set[tuple[str, str]] = set()
@@ -185,7 +185,7 @@ class Evaluator:
         if account is not None:
             self._seen_accounts.add(account)
         if fraud:
-            attack = (label or {}).get("attack") or UNKNOWN_ATTACK
+            attack = label["attack"] or UNKNOWN_ATTACK  # type: ignore[index]  # fraud: labelled
             self._count_fraud(event, kind, account, attack, stopped)
         else:
             self._count_legit(event, kind, session, verdict, unpassable)
@@ -269,7 +269,7 @@ class Evaluator:
                 tally.accounts_stopped_before_first_order += 1
             if scope is None:
                 compromised.add(account)
-        legit = (self._seen_accounts | set(self.accounts) | self._frozen_ever) - compromised
+        legit = (self._seen_accounts | self.accounts | self._frozen_ever) - compromised
         friction = replace(self._friction, legit_sessions=len(self._legit_sessions),
                            legit_accounts=len(legit),
                            legit_accounts_frozen=len(self._frozen_ever - compromised))
