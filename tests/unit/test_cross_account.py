@@ -330,3 +330,17 @@ def test_out_of_range_inputs():
     assert d.on_order("C", "THIN", "buy", 1e5, T0 - 7_200, 0.0).buyers == 3
     with pytest.raises(ValueError, match="unusual_level"):
         detector(unusual_level=0.3)
+
+
+def test_ledger_is_kept_for_restrictable_symbols_only():
+    d = detector()
+    for symbol in ("THIN", "CNSMALL", "BIG", "MID"):
+        d.on_order("A", symbol, "buy", 1e6, T0, 0.0)
+    assert [d.memory(s)["ledger"] for s in ("THIN", "CNSMALL", "BIG", "MID")] == [1, 1, 0, 0]
+
+
+def test_beneficiary_of_a_foreign_small_cap_pump_is_flagged():
+    d = detector()
+    d.on_order("BEN", "CNSMALL", "buy", 3e6, T0 - 3 * DAY, 0.0)
+    pump(d, "CNSMALL")
+    assert d.on_order("BEN", "CNSMALL", "sell", 4e6, T0 + 3_000, 0.0).reasons == ("pump_beneficiary",)

@@ -54,7 +54,10 @@ account costs at most one window entry and one ledger entry per symbol it bought
   unusual count stay right until it would have left the window (an evicted account that
   buys again in the window counts twice);
 - ledger: at most ``max_prior_buyers`` (256) accounts, least recently buying evicted
-  first; no new account enters it while the symbol is in pump state;
+  first; no new account enters it while the symbol is in pump state. It is kept for
+  restrictable symbols only: retail crowds cannot move the price of a liquid symbol, so
+  nobody profits from a "pump" there, and the busiest symbols are the liquid ones (their
+  ledgers would cost a third of the detector's time for nothing);
 - a symbol with no order for ``lookback_s + hot_s`` is dropped (one sweep over the
   symbols at the first order of each JST day: O(symbols) a day, O(1) amortised).
 
@@ -120,6 +123,10 @@ class CrossSignal(NamedTuple):
 
 
 _signal = tuple.__new__
+# The signal of a quiet symbol (score 0, nothing to say) for small buyer counts, made once:
+# most orders get one of these instead of a new tuple.
+_QUIET = tuple(_signal(CrossSignal, (0.0, n, False, _NONE, 0.0, None)) for n in range(1024))
+_QUIET_MAX = len(_QUIET)
 
 
 class _Symbol:
@@ -315,18 +322,25 @@ class CrossAccountDetector:
         st.last_buy_s = now
 
         # The window: refresh the account's entry, or add one (evicting when full).
-        entry = weighted.get(account)
+        # Ordinary buyers are the common case, so their dict is looked at first.
+        entry = ordinary.get(account)
         if entry is not None:
             entry[_LAST] = now
             entry[_NOTIONAL] += notional
-            if unusual > entry[_UNUSUAL]:
-                st.w_sum += weight - entry[_WEIGHT]
-                st.k_sum += (unusual >= level) - (entry[_UNUSUAL] >= level)
+            if weight > 0.0:
+                # No longer ordinary: it moves to the weighted buyers, newest.
+                del ordinary[account]
                 entry[_UNUSUAL] = unusual
                 entry[_WEIGHT] = weight
-            weighted.move_to_end(account)
+                weighted[account] = entry
+                st.w_sum += weight
+                if unusual >= level:
+                    st.k_sum += 1
+            else:
+                entry[_UNUSUAL] = max(entry[_UNUSUAL], unusual)
+                ordinary.move_to_end(account)
         else:
-            entry = ordinary.get(account)
+            entry = weighted.get(account)
             if entry is None:
                 if len(ordinary) + len(weighted) >= self.max_window_buyers:
                     self._evict(st, now)
@@ -344,18 +358,12 @@ class CrossAccountDetector:
             else:
                 entry[_LAST] = now
                 entry[_NOTIONAL] += notional
-                if weight > 0.0:
-                    # No longer ordinary: it moves to the weighted buyers, newest.
-                    del ordinary[account]
+                if unusual > entry[_UNUSUAL]:
+                    st.w_sum += weight - entry[_WEIGHT]
+                    st.k_sum += (unusual >= level) - (entry[_UNUSUAL] >= level)
                     entry[_UNUSUAL] = unusual
                     entry[_WEIGHT] = weight
-                    weighted[account] = entry
-                    st.w_sum += weight
-                    if unusual >= level:
-                        st.k_sum += 1
-                else:
-                    entry[_UNUSUAL] = max(entry[_UNUSUAL], unusual)
-                    ordinary.move_to_end(account)
+                weighted.move_to_end(account)
 
         # The score.
         buyers = len(ordinary) + len(weighted) + st.b_n
@@ -380,27 +388,9 @@ class CrossAccountDetector:
                 hot = True
             st.hot_until = now + self.hot_s
 
-        # The beneficiary ledger.
-        ledger = st.ledger
-        if unusual >= self.beneficiary_max_unusual:
-            # An unusual buy of the symbol (a hijacked session) disqualifies the account.
-            if account in ledger:
-                del ledger[account]
-        else:
-            holder = ledger.get(account)
-            if holder is not None:
-                holder[_LAST] = now
-                holder[_BOUGHT] += notional
-                ledger.move_to_end(account)
-            elif not hot:
-                # Buyers during a pump cannot have bought before it: keeping them out
-                # stops a flood of buyers from evicting the real candidates.
-                if len(ledger) >= self.max_prior_buyers:
-                    ledger.popitem(last=False)
-                ledger[account] = [now, now, notional, 0.0]
-                if st.ledger_expire_at == _INF:
-                    st.ledger_expire_at = expire_at = now + self.lookback_s
-                    st.check_at = min(st.check_at, expire_at)
+        # The beneficiary ledger (restrictable symbols only: see the module docstring).
+        if st.restrictable:
+            self._note_holder(st, account, notional, now, unusual, hot)
 
         if hot:
             st.day_hot = True
@@ -414,13 +404,41 @@ class CrossAccountDetector:
                 alert = self._surge_alert(st, symbol, now, score, buyers)
             st.surge_until = now + self.hot_s
             return _signal(CrossSignal, (score, buyers, False, _NEWS_SURGE, 0.0, alert))
+        if score == 0.0 and buyers < _QUIET_MAX:
+            return _QUIET[buyers]
         return _signal(CrossSignal, (score, buyers, False, _NONE, 0.0, None))
+
+    def _note_holder(self, st: _Symbol, account: str, notional: float, now: float,
+                     unusual: float, hot: bool) -> None:
+        """Record a buy in the beneficiary ledger."""
+        ledger = st.ledger
+        if unusual >= self.beneficiary_max_unusual:
+            # An unusual buy of the symbol (a hijacked session) disqualifies the account.
+            if account in ledger:
+                del ledger[account]
+            return
+        holder = ledger.get(account)
+        if holder is not None:
+            holder[_LAST] = now
+            holder[_BOUGHT] += notional
+            ledger.move_to_end(account)
+        elif not hot:
+            # Buyers during a pump cannot have bought before it: keeping them out stops a
+            # flood of buyers from evicting the real candidates.
+            if len(ledger) >= self.max_prior_buyers:
+                ledger.popitem(last=False)
+            ledger[account] = [now, now, notional, 0.0]
+            if st.ledger_expire_at == _INF:
+                st.ledger_expire_at = expire_at = now + self.lookback_s
+                st.check_at = min(st.check_at, expire_at)
 
     def _sell(self, st: _Symbol, symbol: str, account: str, notional: float,
               now: float) -> CrossSignal:
         buyers = len(st.ordinary) + len(st.weighted) + st.b_n
         score = self._score(st, buyers)
         if now > st.hot_until:
+            if score == 0.0 and buyers < _QUIET_MAX:
+                return _QUIET[buyers]
             return _signal(CrossSignal, (score, buyers, False, _NONE, 0.0, None))
         holder = st.ledger.get(account)
         if holder is None or holder[_FIRST] >= st.pump_start:
@@ -557,7 +575,8 @@ class CrossAccountDetector:
             self._roll_day(st, now)
         st.check_at = min(st.expire_at, st.ledger_expire_at, st.next_day_s)
 
-    def _expire_window(self, st: _Symbol, cutoff: float) -> None:
+    def _expire_window(self, st: _Symbol, cutoff: float) -> None:  # noqa: PLR0912 - one pass
+        """Drop the buyers whose last buy is before ``cutoff``, and the buckets."""
         if st.last_buy_s < cutoff:
             # Everything has aged out (the usual case for a symbol bought now and then).
             st.ordinary.clear()
@@ -567,31 +586,45 @@ class CrossAccountDetector:
             st.b_n, st.b_w, st.b_k, st.b_pumped = 0, 0.0, 0, 0.0
             st.expire_at = _INF
             return
+        # Count the aged entries in one pass over the oldest end, then pop them: cheaper
+        # than looking at the front again for every entry.
         next_at = _INF
-        level = self.unusual_level
-        for queue, weighted in ((st.ordinary, False), (st.weighted, True)):
-            while queue:
-                account, b = next(iter(queue.items()))
+        ordinary = st.ordinary
+        stale = 0
+        for b in ordinary.values():
+            if b[_LAST] >= cutoff:
+                next_at = b[_LAST]
+                break
+            stale += 1
+        for _ in range(stale):
+            ordinary.popitem(last=False)
+        weighted = st.weighted
+        if weighted:
+            level = self.unusual_level
+            stale = 0
+            for b in weighted.values():
                 if b[_LAST] >= cutoff:
                     next_at = min(next_at, b[_LAST])
                     break
-                del queue[account]
-                if weighted:
-                    st.w_sum -= b[_WEIGHT]
-                    st.k_sum -= b[_UNUSUAL] >= level
-            if weighted and not queue:
-                st.w_sum, st.k_sum = 0.0, 0
+                stale += 1
+                st.w_sum -= b[_WEIGHT]
+                st.k_sum -= b[_UNUSUAL] >= level
+            for _ in range(stale):
+                weighted.popitem(last=False)
+            if not weighted:
+                st.w_sum, st.k_sum = 0.0, 0     # no float drift left behind
         buckets = st.buckets
-        while buckets and buckets[0][2] < cutoff:
-            _, _, _, n, w, k, pumped = buckets.popleft()
-            st.b_n -= int(n)
-            st.b_w -= w
-            st.b_k -= int(k)
-            st.b_pumped -= pumped
         if buckets:
-            next_at = min(next_at, buckets[0][2])
-        else:
-            st.b_n, st.b_w, st.b_k, st.b_pumped = 0, 0.0, 0, 0.0
+            while buckets and buckets[0][2] < cutoff:
+                _, _, _, n, w, k, pumped = buckets.popleft()
+                st.b_n -= int(n)
+                st.b_w -= w
+                st.b_k -= int(k)
+                st.b_pumped -= pumped
+            if buckets:
+                next_at = min(next_at, buckets[0][2])
+            else:
+                st.b_n, st.b_w, st.b_k, st.b_pumped = 0, 0.0, 0, 0.0
         st.expire_at = next_at + self.window_s
 
     def _expire_ledger(self, st: _Symbol, cutoff: float) -> None:
