@@ -71,7 +71,7 @@ latest seen.
 from __future__ import annotations
 
 import math
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
@@ -150,8 +150,10 @@ class _Symbol:
         # A crowd of buyers means less in a liquid symbol: the surge bar rises with it.
         self.surge_min = surge_min_buyers * max(1.0, 1.0 / max(liquidity, 1e-9))
         # Window: buyers of weight 0 and of weight > 0, each ordered by last buy.
-        self.ordinary: OrderedDict[str, list[float]] = OrderedDict()
-        self.weighted: OrderedDict[str, list[float]] = OrderedDict()
+        # Plain dicts kept in that order by deleting and re-inserting a refreshed entry:
+        # half the cost of an OrderedDict's operations.
+        self.ordinary: dict[str, list[float]] = {}
+        self.weighted: dict[str, list[float]] = {}
         self.w_sum = 0.0
         self.k_sum = 0
         # Overflow buckets of evicted buyers: [key, min_s, max_s, n, w, k, pumped].
@@ -177,7 +179,7 @@ class _Symbol:
         self.pump_start = _INF
         self.pumped = 0.0
         # Beneficiary ledger, ordered by last buy.
-        self.ledger: OrderedDict[str, list[float]] = OrderedDict()
+        self.ledger: dict[str, list[float]] = {}
         self.ledger_expire_at = _INF
         # The earliest of expire_at, ledger_expire_at and next_day_s: one test per order.
         self.check_at = self.next_day_s
@@ -298,6 +300,12 @@ class CrossAccountDetector:
                  "first_buy_s": b[_FIRST]}
                 for account, b in top[:limit]]
 
+    def restrictable(self, symbol: str) -> bool:
+        """Whether a pump in ``symbol`` restricts it (thin, a foreign small cap, or
+        missing from the reference data); no state change."""
+        st = self._symbols.get(symbol)
+        return (st if st is not None else self._new_symbol(symbol, 0.0)).restrictable
+
     @property
     def symbols_tracked(self) -> int:
         """Symbols with state (idle ones are dropped lazily)."""
@@ -323,13 +331,12 @@ class CrossAccountDetector:
 
         # The window: refresh the account's entry, or add one (evicting when full).
         # Ordinary buyers are the common case, so their dict is looked at first.
-        entry = ordinary.get(account)
+        entry = ordinary.pop(account, None)
         if entry is not None:
             entry[_LAST] = now
             entry[_NOTIONAL] += notional
             if weight > 0.0:
                 # No longer ordinary: it moves to the weighted buyers, newest.
-                del ordinary[account]
                 entry[_UNUSUAL] = unusual
                 entry[_WEIGHT] = weight
                 weighted[account] = entry
@@ -338,9 +345,9 @@ class CrossAccountDetector:
                     st.k_sum += 1
             else:
                 entry[_UNUSUAL] = max(entry[_UNUSUAL], unusual)
-                ordinary.move_to_end(account)
+                ordinary[account] = entry           # the newest again
         else:
-            entry = weighted.get(account)
+            entry = weighted.pop(account, None)
             if entry is None:
                 if len(ordinary) + len(weighted) >= self.max_window_buyers:
                     self._evict(st, now)
@@ -363,7 +370,7 @@ class CrossAccountDetector:
                     st.k_sum += (unusual >= level) - (entry[_UNUSUAL] >= level)
                     entry[_UNUSUAL] = unusual
                     entry[_WEIGHT] = weight
-                weighted.move_to_end(account)
+                weighted[account] = entry           # the newest again
 
         # The score.
         buyers = len(ordinary) + len(weighted) + st.b_n
@@ -417,16 +424,16 @@ class CrossAccountDetector:
             if account in ledger:
                 del ledger[account]
             return
-        holder = ledger.get(account)
+        holder = ledger.pop(account, None)
         if holder is not None:
             holder[_LAST] = now
             holder[_BOUGHT] += notional
-            ledger.move_to_end(account)
+            ledger[account] = holder                # the newest again
         elif not hot:
             # Buyers during a pump cannot have bought before it: keeping them out stops a
             # flood of buyers from evicting the real candidates.
             if len(ledger) >= self.max_prior_buyers:
-                ledger.popitem(last=False)
+                del ledger[next(iter(ledger))]
             ledger[account] = [now, now, notional, 0.0]
             if st.ledger_expire_at == _INF:
                 st.ledger_expire_at = expire_at = now + self.lookback_s
@@ -533,10 +540,10 @@ class CrossAccountDetector:
     def _evict(self, st: _Symbol, now: float) -> None:
         """Fold the oldest ordinary buyer (else the oldest weighted one) into a bucket."""
         if st.ordinary:
-            _, b = st.ordinary.popitem(last=False)
+            b = st.ordinary.pop(next(iter(st.ordinary)))
             k = 0
         else:
-            _, b = st.weighted.popitem(last=False)
+            b = st.weighted.pop(next(iter(st.weighted)))
             k = int(b[_UNUSUAL] >= self.unusual_level)
             st.w_sum -= b[_WEIGHT]
             st.k_sum -= k
@@ -586,31 +593,31 @@ class CrossAccountDetector:
             st.b_n, st.b_w, st.b_k, st.b_pumped = 0, 0.0, 0, 0.0
             st.expire_at = _INF
             return
-        # Count the aged entries in one pass over the oldest end, then pop them: cheaper
-        # than looking at the front again for every entry.
+        # Collect the aged entries in one pass over the oldest end, then delete them:
+        # cheaper than looking at the front again for every entry.
         next_at = _INF
         ordinary = st.ordinary
-        stale = 0
-        for b in ordinary.values():
+        stale = []
+        for account, b in ordinary.items():
             if b[_LAST] >= cutoff:
                 next_at = b[_LAST]
                 break
-            stale += 1
-        for _ in range(stale):
-            ordinary.popitem(last=False)
+            stale.append(account)
+        for account in stale:
+            del ordinary[account]
         weighted = st.weighted
         if weighted:
             level = self.unusual_level
-            stale = 0
-            for b in weighted.values():
+            stale = []
+            for account, b in weighted.items():
                 if b[_LAST] >= cutoff:
                     next_at = min(next_at, b[_LAST])
                     break
-                stale += 1
+                stale.append(account)
                 st.w_sum -= b[_WEIGHT]
                 st.k_sum -= b[_UNUSUAL] >= level
-            for _ in range(stale):
-                weighted.popitem(last=False)
+            for account in stale:
+                del weighted[account]
             if not weighted:
                 st.w_sum, st.k_sum = 0.0, 0     # no float drift left behind
         buckets = st.buckets
@@ -629,13 +636,15 @@ class CrossAccountDetector:
 
     def _expire_ledger(self, st: _Symbol, cutoff: float) -> None:
         ledger = st.ledger
-        while ledger:
-            account, holder = next(iter(ledger.items()))
+        stale = []
+        st.ledger_expire_at = _INF
+        for account, holder in ledger.items():
             if holder[_LAST] >= cutoff:
                 st.ledger_expire_at = holder[_LAST] + self.lookback_s
-                return
+                break
+            stale.append(account)
+        for account in stale:
             del ledger[account]
-        st.ledger_expire_at = _INF
 
     def _roll_day(self, st: _Symbol, now: float) -> None:
         """Close the JST day: fold its distinct buyers into the baseline unless a pump
