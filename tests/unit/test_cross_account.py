@@ -23,6 +23,13 @@ def detector(**kwargs) -> CrossAccountDetector:
     return CrossAccountDetector(SYMBOLS, **kwargs)
 
 
+def watching(**kwargs) -> CrossAccountDetector:
+    """A detector that has watched the stream for a day before T0 (baselines known)."""
+    d = detector(**kwargs)
+    d.on_order("W", "OTHER", "buy", 1e5, T0 - 2 * DAY, 0.0)
+    return d
+
+
 def pump(d, symbol="THIN", *, buyers=30, span_s=40 * 60, start=T0, unusual=0.9, prefix="V"):
     """Hijacked sessions buying ``symbol``, evenly over ``span_s``."""
     return [d.on_order(f"{prefix}{i:04d}", symbol, "buy", 1_000_000.0, start + i * span_s / buyers,
@@ -37,7 +44,7 @@ def news_surge(d, symbol="THIN", *, buyers=200, span_s=3_600.0, start=T0, seed=1
 
 
 def test_news_surge_of_ordinary_buyers_is_not_restricted():
-    d = detector()
+    d = watching()
     signals = news_surge(d)
     assert not any(s.restrict for s in signals)
     assert all(s.pump_score < d.pump_threshold for s in signals)
@@ -224,8 +231,14 @@ def test_baseline_makes_a_usual_crowd_no_surge():
                                       day0 + day * DAY + i * 360, 0.05))
     assert all("news_surge" not in s.reasons for s in signals[50:])
     # The same fifty in one hour on a symbol nobody bought before is a surge.
-    fresh = news_surge(detector(), "THIN", buyers=50)
+    fresh = news_surge(watching(), "THIN", buyers=50)
     assert fresh[-1].reasons == ("news_surge",)
+
+
+def test_no_news_surge_before_anything_is_known_of_the_usual_crowd():
+    signals = news_surge(detector())        # the stream's first day
+    assert all(s.reasons == () and s.alert is None for s in signals)
+    assert not any(s.restrict for s in signals)
 
 
 def test_baseline_crowd_lowers_the_pump_score_of_the_same_hijacked_buyers():

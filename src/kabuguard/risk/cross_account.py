@@ -42,7 +42,9 @@ before the pump always is; one 20 days before must sell 16% of the pumped notion
 Sells during a news surge, or by accounts whose buys of the symbol were themselves
 unusual, score 0. A *news surge* (reason ``news_surge``, one informational alert) is at
 least ``surge_min_buyers`` buyers (more in liquid symbols: divided by ``liquidity``)
-and ``surge_factor`` times the usual window's, nearly all ordinary.
+and ``surge_factor`` times the usual window's, nearly all ordinary; it needs a known
+baseline (a closed day of the symbol, or a symbol first bought after the stream's first
+JST day), so a detector just started does not call every busy symbol a surge.
 
 **Memory bounds** (per symbol; there is no per-account state beyond these entries, so an
 account costs at most one window entry and one ledger entry per symbol it bought):
@@ -87,6 +89,7 @@ TOP_ACCOUNTS = 20                 # accounts listed in an alert
 EARLY_BUY_S = 7 * DAY_S           # buying up to a week before a pump is positioning
 LATE_TIMING = 0.3                 # timing factor of a buy lookback_s before the pump
 SURGE_MAX_WEIGHT_SHARE = 0.25     # a news surge is a crowd of mostly ordinary buyers
+QUIET_DAYS_FOLDED = 30            # at most this many days without orders folded as 0
 
 PUMP_BENEFICIARY = "pump_beneficiary"
 _ILLIQUID_SURGE = ("illiquid_buy_surge",)
@@ -134,10 +137,10 @@ class _Symbol:
 
     __slots__ = (
         "adv_jpy", "b_k", "b_n", "b_pumped", "b_w", "baseline", "baseline_known", "buckets",
-        "check_at", "day", "day_hot", "day_new", "expire_at", "hot_until", "k_sum", "last_buy_s",
-        "last_s", "ledger", "ledger_expire_at", "liquidity", "market", "next_day_s", "ordinary",
-        "pump_start", "pumped", "restrictable", "surge_min", "surge_until", "threshold",
-        "usual_buyers", "w_sum", "weighted",
+        "check_at", "day", "day_full", "day_hot", "day_new", "days_seen", "expire_at",
+        "hot_until", "k_sum", "last_buy_s", "last_s", "ledger", "ledger_expire_at", "liquidity",
+        "market", "next_day_s", "ordinary", "pump_start", "pumped", "restrictable", "surge_min",
+        "surge_until", "threshold", "usual_buyers", "w_sum", "weighted",
     )
 
     def __init__(self, *, adv_jpy: float | None, market: str | None, liquidity: float,
@@ -170,6 +173,8 @@ class _Symbol:
         self.next_day_s = (day + 1) * DAY_S - JST_OFFSET_S
         self.day_new = 0
         self.day_hot = False
+        self.day_full = False         # whether the detector watched all of this day
+        self.days_seen = 0
         self.baseline = 0.0
         self.baseline_known = False
         self.usual_buyers = 0.0
@@ -246,6 +251,7 @@ class CrossAccountDetector:
         self._symbols: dict[str, _Symbol] = {}
         self._now = -_INF
         self._sweep_at = -_INF
+        self._first_day_end = _INF     # end of the stream's first JST day
 
     # ----------------------------------------------------------------------------------
     # public
@@ -304,7 +310,7 @@ class CrossAccountDetector:
         """Whether a pump in ``symbol`` restricts it (thin, a foreign small cap, or
         missing from the reference data); no state change."""
         st = self._symbols.get(symbol)
-        return (st if st is not None else self._new_symbol(symbol, 0.0)).restrictable
+        return (st if st is not None else self._make_symbol(symbol, 0.0)).restrictable
 
     @property
     def symbols_tracked(self) -> int:
@@ -405,6 +411,7 @@ class CrossAccountDetector:
                                          _ILLIQUID_SURGE if st.restrictable else _LIQUID_SURGE,
                                          0.0, alert))
         if (buyers >= st.surge_min
+                and st.baseline_known
                 and buyers >= self.surge_factor * st.usual_buyers
                 and w_total <= SURGE_MAX_WEIGHT_SHARE * buyers):
             if now > st.surge_until:
@@ -648,27 +655,37 @@ class CrossAccountDetector:
 
     def _roll_day(self, st: _Symbol, now: float) -> None:
         """Close the JST day: fold its distinct buyers into the baseline unless a pump
-        ran that day (a pump must not teach the baseline), decay over days without
-        orders. Distinct buyers of a day are counted as window entries created, so an
-        account buying more than ``window_s`` apart counts once per visit."""
+        ran that day (a pump must not teach the baseline) or the detector did not watch
+        all of it, and fold 0 for each weekday since without an order of the symbol
+        (Japanese holidays are not known here and count as quiet days). Distinct buyers
+        of a day are counted as window entries created, so an account buying more than
+        ``window_s`` apart counts once per visit."""
         day = int((now + JST_OFFSET_S) // DAY_S)
-        if not st.day_hot:
-            if st.baseline_known:
-                st.baseline += BASELINE_ALPHA * (st.day_new - st.baseline)
-            else:
-                st.baseline, st.baseline_known = float(st.day_new), True
-        quiet_days = min(day - st.day - 1, 400)
-        if quiet_days > 0 and st.baseline_known:
-            st.baseline *= (1.0 - BASELINE_ALPHA) ** quiet_days
+        if st.day_full and not st.day_hot:
+            self._fold(st, st.day_new)
+        for quiet in range(st.day + 1, min(day, st.day + 1 + QUIET_DAYS_FOLDED)):
+            if (quiet + 3) % 7 < 5:         # day 0, 1970-01-01, was a Thursday
+                self._fold(st, 0)
         st.usual_buyers = st.baseline * self._window_share
         st.day = day
         st.next_day_s = (day + 1) * DAY_S - JST_OFFSET_S
         st.day_new = 0
         st.day_hot = now <= st.hot_until
+        st.day_full = True
+
+    @staticmethod
+    def _fold(st: _Symbol, buyers: int) -> None:
+        """One day into the EWMA; its first days are averaged (a bias-corrected start)
+        so a symbol's baseline is right after a day, not after a month."""
+        st.days_seen += 1
+        st.baseline += max(BASELINE_ALPHA, 1.0 / st.days_seen) * (buyers - st.baseline)
+        st.baseline_known = True
 
     def _sweep(self, now: float) -> None:
         """At the first order of a JST day, drop the symbols idle for ``lookback_s +
         hot_s``: nothing of theirs is still in a window, a ledger or a pump state."""
+        if self._first_day_end == _INF:
+            self._first_day_end = (now + JST_OFFSET_S) // DAY_S * DAY_S + DAY_S - JST_OFFSET_S
         cutoff = now - self._idle_s
         for symbol in [s for s, st in self._symbols.items() if st.last_s < cutoff]:
             del self._symbols[symbol]
@@ -676,6 +693,13 @@ class CrossAccountDetector:
         self._sweep_at = (day + 1) * DAY_S - JST_OFFSET_S
 
     def _new_symbol(self, symbol: str, now: float) -> _Symbol:
+        st = self._make_symbol(symbol, now)
+        # A symbol first bought after a whole day of watching the stream has a known
+        # baseline: nobody bought it. Before that, nothing is known of its usual crowd.
+        st.baseline_known = st.day_full = now >= self._first_day_end
+        return st
+
+    def _make_symbol(self, symbol: str, now: float) -> _Symbol:
         info = self._reference.get(symbol)
         if info is None:
             # Not in the reference data: nothing says it is liquid, so treat it as thin.
