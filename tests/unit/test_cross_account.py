@@ -133,6 +133,10 @@ def test_liquid_symbol_alerts_without_restriction_only_at_a_much_larger_crowd():
 
 
 def test_foreign_small_cap_is_restricted_but_not_a_foreign_large_cap():
+    d = detector()
+    assert d.restrictable("CNSMALL") and d.restrictable("THIN") and d.restrictable("UNKNOWN")
+    assert not d.restrictable("CNLARGE") and not d.restrictable("BIG")
+    assert d.symbols_tracked == 0           # asking changes nothing
     assert any(s.restrict for s in pump(detector(), "CNSMALL"))
     assert not any(s.restrict for s in pump(detector(), "CNLARGE"))
 
