@@ -104,10 +104,12 @@ _NONE: tuple[str, ...] = ()
 _INF = math.inf
 _WEIGHT_SCALE = 1.0 / (WEIGHT_FULL - WEIGHT_FLOOR)
 
-# Window entries and ledger entries are small lists, not objects: one is made for nearly
-# every order and a list costs a fifth of a slotted instance to create.
-# window entry: [first_s, last_s, notional, unusual, weight]
-# ledger entry: [first_s, last_s, bought, sold]
+# Window entries and ledger entries are tuples of floats, replaced when they change, not
+# objects: one is made for nearly every order, a tuple costs a fifth of a slotted
+# instance to create, and the garbage collector stops tracking a tuple of floats, so
+# hundreds of thousands of live entries cost no collection time.
+# window entry: (first_s, last_s, notional, unusual, weight)
+# ledger entry: (first_s, last_s, bought, sold)
 _FIRST, _LAST, _NOTIONAL, _UNUSUAL, _WEIGHT = range(5)
 _BOUGHT, _SOLD = 2, 3
 
@@ -159,8 +161,8 @@ class _Symbol:
         # Window: buyers of weight 0 and of weight > 0, each ordered by last buy.
         # Plain dicts kept in that order by deleting and re-inserting a refreshed entry:
         # half the cost of an OrderedDict's operations.
-        self.ordinary: dict[str, list[float]] = {}
-        self.weighted: dict[str, list[float]] = {}
+        self.ordinary: dict[str, tuple[float, ...]] = {}
+        self.weighted: dict[str, tuple[float, ...]] = {}
         self.w_sum = 0.0
         self.k_sum = 0
         # Overflow buckets of evicted buyers: [key, min_s, max_s, n, w, k, pumped].
@@ -188,7 +190,7 @@ class _Symbol:
         self.pump_start = _INF
         self.pumped = 0.0
         # Beneficiary ledger, ordered by last buy.
-        self.ledger: dict[str, list[float]] = {}
+        self.ledger: dict[str, tuple[float, ...]] = {}
         self.ledger_expire_at = _INF
         # The earliest of expire_at, ledger_expire_at and next_day_s: one test per order.
         self.check_at = self.next_day_s
@@ -355,44 +357,42 @@ class CrossAccountDetector:
         # Ordinary buyers are the common case, so their dict is looked at first.
         entry = ordinary.pop(account, None)
         if entry is not None:
-            entry[_LAST] = now
-            entry[_NOTIONAL] += notional
             if weight > 0.0:
                 # No longer ordinary: it moves to the weighted buyers, newest.
-                entry[_UNUSUAL] = unusual
-                entry[_WEIGHT] = weight
-                weighted[account] = entry
+                weighted[account] = (entry[_FIRST], now, entry[_NOTIONAL] + notional, unusual,
+                                     weight)
                 st.w_sum += weight
                 if unusual >= level:
                     st.k_sum += 1
             else:
-                entry[_UNUSUAL] = max(entry[_UNUSUAL], unusual)
-                ordinary[account] = entry           # the newest again
+                # The newest again.
+                ordinary[account] = (entry[_FIRST], now, entry[_NOTIONAL] + notional,
+                                     max(entry[_UNUSUAL], unusual), 0.0)
         else:
             entry = weighted.pop(account, None)
             if entry is None:
                 if len(ordinary) + len(weighted) >= self.max_window_buyers:
                     self._evict(st, now)
                 if weight > 0.0:
-                    weighted[account] = [now, now, notional, unusual, weight]
+                    weighted[account] = (now, now, notional, unusual, weight)
                     st.w_sum += weight
                     if unusual >= level:
                         st.k_sum += 1
                 else:
-                    ordinary[account] = [now, now, notional, unusual, 0.0]
+                    ordinary[account] = (now, now, notional, unusual, 0.0)
                 if st.expire_at == _INF:
                     st.expire_at = expire_at = now + self.window_s
                     st.check_at = min(st.check_at, expire_at)
                 st.day_new += 1
             else:
-                entry[_LAST] = now
-                entry[_NOTIONAL] += notional
                 if unusual > entry[_UNUSUAL]:
                     st.w_sum += weight - entry[_WEIGHT]
                     st.k_sum += (unusual >= level) - (entry[_UNUSUAL] >= level)
-                    entry[_UNUSUAL] = unusual
-                    entry[_WEIGHT] = weight
-                weighted[account] = entry           # the newest again
+                else:
+                    unusual, weight = entry[_UNUSUAL], entry[_WEIGHT]
+                # The newest again.
+                weighted[account] = (entry[_FIRST], now, entry[_NOTIONAL] + notional, unusual,
+                                     weight)
 
         # The score.
         buyers = len(ordinary) + len(weighted) + st.b_n
@@ -449,15 +449,14 @@ class CrossAccountDetector:
             return
         holder = ledger.pop(account, None)
         if holder is not None:
-            holder[_LAST] = now
-            holder[_BOUGHT] += notional
-            ledger[account] = holder                # the newest again
+            # The newest again.
+            ledger[account] = (holder[_FIRST], now, holder[_BOUGHT] + notional, holder[_SOLD])
         elif not hot:
             # Buyers during a pump cannot have bought before it: keeping them out stops a
             # flood of buyers from evicting the real candidates.
             if len(ledger) >= self.max_prior_buyers:
                 del ledger[next(iter(ledger))]
-            ledger[account] = [now, now, notional, 0.0]
+            ledger[account] = (now, now, notional, 0.0)
             if st.ledger_expire_at == _INF:
                 st.ledger_expire_at = expire_at = now + self.lookback_s
                 st.check_at = min(st.check_at, expire_at)
@@ -473,7 +472,9 @@ class CrossAccountDetector:
         holder = st.ledger.get(account)
         if holder is None or holder[_FIRST] >= st.pump_start:
             return _signal(CrossSignal, (score, buyers, False, _NONE, 0.0, None))
-        holder[_SOLD] += notional
+        # Same place in the ledger: a sell is not a buy.
+        st.ledger[account] = holder = (holder[_FIRST], holder[_LAST], holder[_BOUGHT],
+                                       holder[_SOLD] + notional)
         lead_s = st.pump_start - holder[_FIRST]
         timing = 1.0
         if lead_s > EARLY_BUY_S:
