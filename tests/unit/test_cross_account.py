@@ -361,3 +361,18 @@ def test_beneficiary_of_a_foreign_small_cap_pump_is_flagged():
     d.on_order("BEN", "CNSMALL", "buy", 3e6, T0 - 3 * DAY, 0.0)
     pump(d, "CNSMALL")
     assert d.on_order("BEN", "CNSMALL", "sell", 4e6, T0 + 3_000, 0.0).reasons == ("pump_beneficiary",)
+
+
+def test_an_account_counts_once_and_by_its_most_unusual_buy():
+    d = detector()
+    assert [d.on_order("A", "THIN", "buy", 1e5, T0 + i, 0.05).buyers for i in range(3)] == [1, 1, 1]
+    # Customers who bought with their own session, then from a hijacked one.
+    for i in range(3):
+        d.on_order(f"V{i}", "THIN", "buy", 1e5, T0 + 10 + i, 0.05)
+    signals = [d.on_order(f"V{i}", "THIN", "buy", 1e6, T0 + 20 + i, 0.9) for i in range(3)]
+    assert [s.buyers for s in signals] == [4, 4, 4]
+    assert [s.restrict for s in signals] == [False, False, True]
+    # A later ordinary buy does not lower an account's weight.
+    d.on_order("V0", "THIN", "buy", 1e5, T0 + 30, 0.0)
+    assert d.top_buyers("THIN")[0] == {"account": "V0", "weight": 1.0, "unusual": 0.9,
+                                       "notional_jpy": 1.2e6, "first_buy_s": T0 + 10}
