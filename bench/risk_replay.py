@@ -24,13 +24,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from provenance import code_version, command, machine, machine_busy_s  # noqa: E402
-
-from kabuguard.domain.netinfo import IpRanges  # noqa: E402
-from kabuguard.guard.policy import load_policy  # noqa: E402
-from kabuguard.risk.replay import replay  # noqa: E402
-from kabuguard.risk.stream import iter_events, read_accounts, read_symbols  # noqa: E402
-from kabuguard.risk.stream_guard import StreamGuard  # noqa: E402
+from kabuguard.domain.netinfo import IpRanges
+from kabuguard.guard.policy import load_policy
+from kabuguard.risk.replay import replay
+from kabuguard.risk.stream import iter_events, read_accounts, read_symbols
+from kabuguard.risk.stream_guard import StreamGuard
+from provenance import code_version, command, machine, machine_busy_s
 
 
 def _decide(directory: Path, policy: str, *, risk: bool) -> dict[str, float]:
