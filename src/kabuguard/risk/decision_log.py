@@ -24,17 +24,17 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 import structlog
-from sqlalchemy import func, insert, literal_column, select, text, union_all
+from sqlalchemy import Connection, bindparam, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from kabuguard.domain.clock import Clock, utcnow
-from kabuguard.domain.errors import Conflict, InvalidInput, NotFound
+from kabuguard.domain.errors import Conflict, InvalidInput, KabuguardError, NotFound
 from kabuguard.domain.ids import new_id
 from kabuguard.journal import Journal
 from kabuguard.risk.event_check import Checked, check_event
@@ -75,6 +75,38 @@ class LoadReport:
     seconds: float
 
 
+class DecisionLogUnavailable(KabuguardError):
+    status = 503
+    code = "decision_log_unavailable"
+
+
+@dataclass(slots=True)
+class _Call:
+    """One caller's events waiting for the next write (see ``DecisionLog.decide``)."""
+
+    events: Sequence[Any]
+    checked: list[Checked]
+    batch: bool
+    api_key_id: str | None
+    on_write: Callable[[Session], None] | None
+    answers: list[Answer] = field(default_factory=list)
+    error: BaseException | None = None
+    done: bool = False
+
+
+# Built once: composing a statement costs more than running it on SQLite.
+_LATEST = select(select(func.max(RiskEvent.seq)).scalar_subquery(),
+                 select(func.max(RiskFeedback.seq)).scalar_subquery())
+_STORED = (select(RiskEvent.id, RiskEvent.event_json, RiskEvent.decision_json)
+           .where(RiskEvent.id.in_(bindparam("ids", expanding=True))))
+_INSERT_EVENTS = insert(RiskEvent)
+_EVENTS_AFTER = (select(RiskEvent.seq, RiskEvent.event_json, RiskEvent.decision_json)
+                 .where(RiskEvent.seq > bindparam("after")).order_by(RiskEvent.seq))
+_FEEDBACK_AFTER = (select(RiskFeedback.seq, RiskFeedback.kind, RiskEvent.event_json)
+                   .join(RiskEvent, RiskEvent.id == RiskFeedback.event_id)
+                   .where(RiskFeedback.seq > bindparam("after")).order_by(RiskFeedback.seq))
+
+
 class DecisionLog:
     """See the module docstring. ``make_guard`` builds a fresh StreamGuard."""
 
@@ -87,6 +119,8 @@ class DecisionLog:
         self.tolerance_s = tolerance_s
         self.journal = journal
         self.lock = threading.Lock()
+        self._queue: list[_Call] = []
+        self._queue_lock = threading.Lock()
         self._guard: StreamGuard | None = None
         self._seq = 0
         self._high_s = float("-inf")
@@ -102,7 +136,7 @@ class DecisionLog:
         t0 = time.perf_counter()
         self._guard, self._seq, self._high_s = self.make_guard(), 0, float("-inf")
         with self.db.read() as session:
-            events, feedback, differing = self._catch_up(session)
+            events, feedback, differing = self._catch_up(session.connection())
         report = LoadReport(events, feedback, differing, time.perf_counter() - t0)
         if events or feedback:
             log.info("decision_log.loaded", events=events, feedback=feedback,
@@ -118,21 +152,17 @@ class DecisionLog:
         assert self._guard is not None  # noqa: S101 - set by _load
         return self._guard
 
-    def _catch_up(self, session: Session) -> tuple[int, int, int]:
-        """Feed the rows after ``self._seq`` (events and feedback, merged by seq)."""
+    def _catch_up(self, conn: Connection) -> tuple[int, int, int]:
+        """Feed the rows after ``self._seq`` (events and feedback, merged by seq) to
+        the guard; returns (events, feedback, decisions that came out different)."""
         guard = self._guard
         assert guard is not None  # noqa: S101
-        fb_rows = session.execute(
-            select(RiskFeedback.seq, RiskFeedback.kind, RiskEvent.event_json)
-            .join(RiskEvent, RiskEvent.id == RiskFeedback.event_id)
-            .where(RiskFeedback.seq > self._seq).order_by(RiskFeedback.seq)).all()
+        fb_rows = conn.execute(_FEEDBACK_AFTER, {"after": self._seq}).all()
         pending = iter(fb_rows)
         next_fb = next(pending, None)
         events = differing = 0
-        rows = session.execute(
-            select(RiskEvent.seq, RiskEvent.event_json, RiskEvent.decision_json)
-            .where(RiskEvent.seq > self._seq).order_by(RiskEvent.seq)
-            .execution_options(yield_per=2000))
+        rows = conn.execution_options(yield_per=2000).execute(_EVENTS_AFTER,
+                                                              {"after": self._seq})
         for seq, event_json, decision_json in rows:
             while next_fb is not None and next_fb.seq < seq:
                 self._apply_feedback(guard, orjson.loads(next_fb.event_json), next_fb.kind)
@@ -167,31 +197,63 @@ class DecisionLog:
 
     def decide(self, events: Sequence[object], *, batch: bool, api_key_id: str | None = None,
                on_write: Callable[[Session], None] | None = None) -> list[Answer]:
-        """Decide ``events`` in order and store them, all or none. Field names in
-        errors are ``events[i].field`` for a batch. Raises EventsInvalid (422) naming
-        every bad event (up to 20), EventIdReused (409) for a known id sent with
-        other content."""
+        """Decide ``events`` in order and store them, all or none, before returning.
+        Field names in errors are ``events[i].field`` for a batch. Raises EventsInvalid
+        (422) naming every bad event (up to 20), EventIdReused (409) for a known id
+        sent with other content, DecisionLogUnavailable (503) if the write failed.
+
+        Group commit: callers queue their events; whoever holds the lock next decides
+        everything queued, in arrival order, in one transaction, so concurrent
+        callers share one commit instead of queueing for one each."""
         if batch and not 1 <= len(events) <= MAX_BATCH:
             raise EventsInvalid(f"events must hold 1 to {MAX_BATCH} events.", field="events")
-        checked = self._check(events, batch)
+        call = _Call(events, self._check(events, batch), batch, api_key_id, on_write)
+        with self._queue_lock:
+            self._queue.append(call)
         with self.lock:
-            guard = self._guard_now()
-            try:
-                with self.db.write() as session:
-                    self._serialise_writers(session)
-                    if self._latest_seq(session) > self._seq:
-                        self._catch_up(session)
-                    answers = self._decide(session, guard, events, checked, batch, api_key_id)
-                    if on_write is not None:
-                        on_write(session)
-            except (EventsInvalid, EventIdReused):
-                raise  # refused before the guard changed
-            except BaseException:
-                # The guard may have decided events that were not stored: rebuild it
-                # from the log on the next call rather than drift from it.
-                self._guard = None
-                raise
-        return answers
+            if not call.done:
+                with self._queue_lock:
+                    calls, self._queue = self._queue, []
+                self._write(calls, leader=call)
+        if call.error is not None:
+            raise call.error
+        return call.answers
+
+    def _write(self, calls: list[_Call], leader: _Call) -> None:
+        guard = self._guard_now()
+        try:
+            with self.db.write() as session:
+                conn = session.connection()
+                self._serialise_writers(conn)
+                if self._latest_seq(conn) > self._seq:
+                    self._catch_up(conn)
+                ids = [e["id"] for c in calls for e in c.events]
+                stored = {r.id: (r.event_json, r.decision_json)
+                          for r in conn.execute(_STORED, {"ids": ids})}
+                rows: list[dict[str, Any]] = []
+                received = self.clock()
+                for call in calls:
+                    try:
+                        call.answers = self._decide(guard, call, stored, rows, received)
+                    except (EventsInvalid, EventIdReused) as exc:
+                        call.error = exc  # refused before the guard changed
+                if rows:
+                    conn.execute(_INSERT_EVENTS, rows)
+                for call in calls:
+                    if call.error is None and call.on_write is not None:
+                        call.on_write(session)
+        except BaseException as exc:
+            # The guard may have decided events that were not stored: rebuild it from
+            # the log on the next call rather than drift from it.
+            self._guard = None
+            for call in calls:
+                if call.error is None:
+                    call.error = exc if call is leader else DecisionLogUnavailable(
+                        "The decision could not be stored; send the event again.")
+            log.exception("decision_log.write_failed", calls=len(calls))
+        finally:
+            for call in calls:
+                call.done = True
 
     def _check(self, events: Sequence[object], batch: bool) -> list[Checked]:
         problems: list[dict[str, str]] = []
@@ -201,9 +263,9 @@ class DecisionLog:
             where = f"events[{i}]." if batch else ""
             result = check_event(event)
             if not isinstance(result, Checked):
-                field = f"{where}{result.field}" if result.field else where.rstrip(".")
+                field_ = f"{where}{result.field}" if result.field else where.rstrip(".")
                 message = f"{where}{result.message}" if batch else result.message
-                problems.append({"field": field, "message": message})
+                problems.append({"field": field_, "message": message})
             else:
                 checked.append(result)
                 event_id = event["id"]  # type: ignore[index]
@@ -217,13 +279,14 @@ class DecisionLog:
             raise _invalid(problems)
         return checked
 
-    def _decide(self, session: Session, guard: StreamGuard, events: Sequence[Any],
-                checked: list[Checked], batch: bool, api_key_id: str | None) -> list[Answer]:
-        stored = self._stored(session, [e["id"] for e in events])
+    def _decide(self, guard: StreamGuard, call: _Call, stored: dict[str, tuple[str, str]],
+                rows: list[dict[str, Any]], received: datetime) -> list[Answer]:
+        """One caller's events: checked against the log first (retries, time order),
+        then decided; adds the new rows and their ids to ``rows`` and ``stored``."""
         problems = []
         high = self._high_s
-        for i, (event, ok) in enumerate(zip(events, checked, strict=True)):
-            where = f"events[{i}]." if batch else ""
+        for i, (event, ok) in enumerate(zip(call.events, call.checked, strict=True)):
+            where = f"events[{i}]." if call.batch else ""
             known = stored.get(event["id"])
             if known is not None:
                 if orjson.dumps(event, option=_SORTED) != orjson.dumps(
@@ -242,39 +305,28 @@ class DecisionLog:
             high = max(high, ok.ts_s)
         if problems:
             raise _invalid(problems[:MAX_PROBLEMS])
-        received = self.clock()
-        rows: list[dict[str, Any]] = []
         answers: list[Answer] = []
-        seq = self._seq
-        for event, ok in zip(events, checked, strict=True):
+        for event, ok in zip(call.events, call.checked, strict=True):
             known = stored.get(event["id"])
             if known is not None:
                 answers.append(Answer(known[1].encode(), replayed=True))
                 continue
-            event_json = orjson.dumps(event)
+            event_json = orjson.dumps(event).decode()
             event["_ts"] = ok.ts_s
             decision = guard.decide(event)
             del event["_ts"]
             body = orjson.dumps(decision)
-            seq += 1
-            rows.append({"id": event["id"], "seq": seq, "ts": ok.ts, "received_at": received,
-                         "type": event["type"], "account": event["account"],
-                         "decision": decision["decision"], "event_json": event_json.decode(),
-                         "decision_json": body.decode(), "api_key_id": api_key_id})
-            # A retry inside the same batch is refused above, so ids here are new.
+            self._seq += 1
+            decision_json = body.decode()
+            rows.append({"id": event["id"], "seq": self._seq, "ts": ok.ts,
+                         "received_at": received, "type": event["type"],
+                         "account": event["account"], "decision": decision["decision"],
+                         "event_json": event_json, "decision_json": decision_json,
+                         "api_key_id": call.api_key_id})
+            stored[event["id"]] = (event_json, decision_json)
             answers.append(Answer(body, replayed=False))
-        if rows:
-            session.execute(insert(RiskEvent), rows)
-            self._seq = seq
-            self._high_s = high
+        self._high_s = high
         return answers
-
-    @staticmethod
-    def _stored(session: Session, ids: list[str]) -> dict[str, tuple[str, str]]:
-        rows = session.execute(
-            select(RiskEvent.id, RiskEvent.event_json, RiskEvent.decision_json)
-            .where(RiskEvent.id.in_(ids)))
-        return {r.id: (r.event_json, r.decision_json) for r in rows}
 
     # -- feedback -------------------------------------------------------------------
 
@@ -290,14 +342,15 @@ class DecisionLog:
             guard = self._guard_now()
             try:
                 with self.db.write() as session:
-                    self._serialise_writers(session)
-                    if self._latest_seq(session) > self._seq:
-                        self._catch_up(session)
+                    conn = session.connection()
+                    self._serialise_writers(conn)
+                    if self._latest_seq(conn) > self._seq:
+                        self._catch_up(conn)
                     out = self._feedback(session, guard, event_id, kind, note, api_key_id, actor)
                     if on_write is not None:
                         on_write(session)
             except (NotFound, Conflict):
-                raise
+                raise  # refused before the guard changed
             except BaseException:
                 self._guard = None
                 raise
@@ -330,18 +383,16 @@ class DecisionLog:
 
     # -- shared ---------------------------------------------------------------------
 
-    def _serialise_writers(self, session: Session) -> None:
+    def _serialise_writers(self, conn: Connection) -> None:
         """One writer at a time across processes: SQLite's write transaction already
         is; PostgreSQL needs the log locked against other writers (readers go on)."""
         if not self.db.is_sqlite:
-            session.execute(text("LOCK TABLE risk_events, risk_feedback IN EXCLUSIVE MODE"))
+            conn.execute(text("LOCK TABLE risk_events, risk_feedback IN EXCLUSIVE MODE"))
 
     @staticmethod
-    def _latest_seq(session: Session) -> int:
-        both = union_all(select(func.max(RiskEvent.seq).label("m")),
-                         select(func.max(RiskFeedback.seq).label("m"))).subquery()
-        return session.execute(select(func.coalesce(func.max(both.c.m), literal_column("0"))
-                                      )).scalar_one()
+    def _latest_seq(conn: Connection) -> int:
+        events, feedback = conn.execute(_LATEST).one()
+        return max(events or 0, feedback or 0)
 
     def latest_decisions(self, *, limit: int = 100) -> list[dict[str, Any]]:
         """The newest stored decisions, newest first (for tests and the console)."""
