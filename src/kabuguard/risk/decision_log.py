@@ -101,7 +101,9 @@ _STORED = (select(RiskEvent.id, RiskEvent.event_json, RiskEvent.decision_json)
            .where(RiskEvent.id.in_(bindparam("ids", expanding=True))))
 _INSERT_EVENTS = insert(RiskEvent)
 _EVENTS_AFTER = (select(RiskEvent.seq, RiskEvent.event_json, RiskEvent.decision_json)
-                 .where(RiskEvent.seq > bindparam("after")).order_by(RiskEvent.seq))
+                 .where(RiskEvent.seq > bindparam("after")).order_by(RiskEvent.seq)
+                 # Streamed (a server-side cursor on PostgreSQL): the log can be long.
+                 .execution_options(yield_per=2000))
 _FEEDBACK_AFTER = (select(RiskFeedback.seq, RiskFeedback.kind, RiskEvent.event_json)
                    .join(RiskEvent, RiskEvent.id == RiskFeedback.event_id)
                    .where(RiskFeedback.seq > bindparam("after")).order_by(RiskFeedback.seq))
@@ -161,8 +163,7 @@ class DecisionLog:
         pending = iter(fb_rows)
         next_fb = next(pending, None)
         events = differing = 0
-        rows = conn.execution_options(yield_per=2000).execute(_EVENTS_AFTER,
-                                                              {"after": self._seq})
+        rows = conn.execute(_EVENTS_AFTER, {"after": self._seq})
         for seq, event_json, decision_json in rows:
             while next_fb is not None and next_fb.seq < seq:
                 self._apply_feedback(guard, orjson.loads(next_fb.event_json), next_fb.kind)
