@@ -542,6 +542,68 @@ def keygen() -> None:
     out.print(generate_key(), highlight=False)
 
 
+@app.command()
+@friendly
+def evaluate(
+    events: Annotated[Path, typer.Option("--events", help="events.jsonl (EVENTS.md).")],
+    labels: Annotated[Path, typer.Option("--labels", help="labels.jsonl: which events are fraud.")],
+    decisions: Annotated[Path, typer.Option("--decisions", help="decisions.jsonl: the guard's answers.")],
+    accounts: Annotated[Path | None, typer.Option(
+        "--accounts", help="accounts.jsonl: counts customers without events as legitimate accounts.")] = None,
+    json_out: Annotated[Path | None, typer.Option(
+        "--json", help="Also write the evaluation as JSON to this file.")] = None,
+) -> None:
+    """Score decisions against labels: fraud stopped (events, yen, accounts) and friction."""
+    from kabuguard.risk.evaluate import EvaluationError
+    from kabuguard.risk.evaluate import evaluate as run_evaluation
+    from kabuguard.risk.stream import StreamError, iter_events, read_accounts, read_decisions, read_labels
+
+    try:
+        result = run_evaluation(iter_events(events), read_labels(labels), read_decisions(decisions),
+                                accounts=read_accounts(accounts) if accounts else None).to_dict()
+    except (StreamError, EvaluationError) as exc:
+        raise CliError(str(exc)) from None
+
+    def share(x: float | None) -> str:
+        return "—" if x is None else f"{x:.1%}"
+
+    def rate(x: float | None) -> str:
+        return "—" if x is None else f"{x:,.2f}"
+
+    table = Table(title="fraud stopped")
+    table.add_column("attack", no_wrap=True)
+    for column in ("fraud events", "stopped", "fraud ¥", "stopped ¥", "¥ share", "accounts",
+                   "stopped before 1st order", "share"):
+        # A narrow terminal folds a number onto two lines rather than hide its digits.
+        table.add_column(column, justify="right", overflow="fold")
+    rows = [*result["by_attack"].items(), ("all", result["overall"])]
+    for attack, t in rows:
+        table.add_row(attack, f"{t['fraud_events']:,}", f"{t['stopped_events']:,}",
+                      f"{t['money_fraud_jpy']:,}", f"{t['money_stopped_jpy']:,}",
+                      share(t["money_stopped_share"]), f"{t['compromised_accounts']:,}",
+                      f"{t['accounts_stopped_before_first_order']:,}",
+                      share(t["accounts_stopped_before_first_order_share"]),
+                      style="bold" if attack == "all" else None)
+    out.print(table)
+    f = result["friction"]
+    friction = Table(title="friction on legitimate customers", show_header=False)
+    for label, value in (
+            ("sessions", f"{f['legit_sessions']:,}"),
+            ("challenges", f"{f['challenges']:,} "
+                           f"({rate(f['challenges_per_1000_sessions'])} per 1,000 sessions)"),
+            ("orders and withdrawals", f"{f['legit_orders_withdrawals']:,}"),
+            ("holds and denials", f"{f['holds_denials']:,} ({rate(f['holds_denials_per_1000'])} per 1,000)"),
+            ("accounts", f"{f['legit_accounts']:,}"),
+            ("accounts frozen", f"{f['legit_accounts_frozen']:,} "
+                                f"({rate(f['frozen_per_10000_accounts'])} per 10,000)"),
+            ("stopped by a challenge they cannot pass", f"{f['legit_stopped_by_unpassable_challenge']:,}")):
+        friction.add_row(label, value)
+    out.print(friction)
+    if json_out is not None:
+        json_out.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        err.print(f"wrote {json_out}")
+
+
 def _safe_url(url: str) -> str:
     """Hide a password in a database URL.
 
