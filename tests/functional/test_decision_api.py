@@ -216,7 +216,7 @@ def test_a_bad_field_is_422_naming_it(api):
     assert r.status_code == 422
     body = r.json()
     assert (body["error"], body["field"]) == ("invalid_input", "side")
-    assert body["message"] == "side must be one of buy, sell"
+    assert body["message"] == "field 'side' must be one of buy, sell (got 'hold')"
     assert stored_count(client) == 0
 
 
@@ -224,7 +224,7 @@ def test_a_bad_field_is_422_naming_it(api):
     ({"ts": "2026-05-11 09:00"}, "ts", "RFC 3339"),
     ({"ts": "2026-05-11T09:00:00"}, "ts", "offset"),
     ({"channel": "fax"}, "channel", "must be one of web, app"),
-    ({"quantity": "100"}, "quantity", "must be an integer"),
+    ({"quantity": "100"}, "quantity", "must be an integer (got '100')"),
     ({"methods": ["password", "sms"]}, "methods[1]", "must be one of"),
     ({"id": "x" * 101}, "id", "at most 100"),
     ({"type": "trade"}, "type", "must be one of login"),
@@ -244,7 +244,7 @@ def test_a_missing_field_is_named(api):
     r = client.post("/api/v1/events", json=order, headers=headers)
     assert r.status_code == 422
     assert r.json()["field"] in ("ip", "notional_jpy")
-    assert "required" in r.json()["message"]
+    assert r.json()["message"].startswith("missing field")
 
 
 def test_one_bad_event_refuses_the_whole_batch_and_stores_nothing(api):
@@ -256,6 +256,7 @@ def test_one_bad_event_refuses_the_whole_batch_and_stores_nothing(api):
     assert r.status_code == 422
     fields = [f["field"] for f in r.json()["fields"]]
     assert fields == ["events[2].side", "events[3].id"]
+    assert "events[2]: field 'side' must be one of buy, sell" in r.json()["message"]
     assert "events[3].id 'e2' is also events[1].id" in r.json()["message"]
     assert stored_count(client) == 0
     # Nothing was decided either: the good events are new to a retry.

@@ -265,7 +265,7 @@ class DecisionLog:
             result = check_event(event)
             if not isinstance(result, Checked):
                 field_ = f"{where}{result.field}" if result.field else where.rstrip(".")
-                message = f"{where}{result.message}" if batch else result.message
+                message = f"events[{i}]: {result.message}" if batch else result.message
                 problems.append({"field": field_, "message": message})
             else:
                 checked.append(result)

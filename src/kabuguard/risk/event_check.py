@@ -1,6 +1,6 @@
 """Checks one interchange event (EVENTS.md) as the decision API receives it, against
-the package's ``events.schema.json`` (compiled once with fastjsonschema), and names
-the field at fault in words a developer at the firm can act on.
+the package's ``events.schema.json`` with the stream reader's compiled validators, and
+names the field at fault in the reader's words (``kabuguard.risk.stream.describe``).
 
 Beyond the schema: the producer field ``methods`` on any event must list known
 methods, ``ts`` must parse with its UTC offset, and ``id``/``account`` must fit the
@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Mapping
 from datetime import datetime
 from importlib import resources
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import fastjsonschema
+
+# The per-type validators the stream reader compiles once (a schema check per event type
+# instead of every ``if``), and its wording, so a bad event reads the same from a file
+# and from the API.
+from kabuguard.risk.stream import _event_validators, describe
 
 MAX_ID_CHARS = 100
 MAX_ACCOUNT_CHARS = 64
@@ -37,79 +41,64 @@ class Checked(NamedTuple):
 
 
 @functools.cache
-def _schema() -> dict[str, Any]:
+def _methods() -> tuple[str, ...]:
     text = resources.files("kabuguard.domain").joinpath("events.schema.json").read_text(
         encoding="utf-8")
-    return json.loads(text)
-
-
-@functools.cache
-def _validator() -> Callable[[Any], Any]:
-    schema = _schema()
-    # The relative $id would make fastjsonschema resolve the local $refs as URLs
-    # (and fetch them); without it they resolve inside this document.
-    schema = {k: v for k, v in schema.items() if k != "$id"}
-    return fastjsonschema.compile(schema)
-
-
-@functools.cache
-def _methods() -> tuple[str, ...]:
-    return tuple(_schema()["$defs"]["method"]["enum"])
-
-
-_KINDS = {"object": "a JSON object", "array": "a list", "string": "a string",
-          "integer": "an integer", "number": "a number", "boolean": "true or false",
-          "null": "null"}
+    return tuple(json.loads(text)["$defs"]["method"]["enum"])
 
 
 def check_event(event: object) -> Checked | Problem:
     """The event's time if it is a valid event, else the first problem found.
 
-    >>> check_event({"id": "e1"}).message
-    'ts, type, account, session, channel, ip, device, user_agent are required'
+    >>> check_event({"id": "e1", "ts": "2025-04-03T09:15:02+09:00", "type": "logout"}).field
+    'account'
+    >>> check_event([1]).message
+    'an event must be a JSON object (got [1])'
     """
+    by_type, whole = _event_validators()
+    kind = event.get("type") if type(event) is dict else None
+    check = by_type.get(kind, whole) if type(kind) is str else whole
     try:
-        _validator()(event)
+        check(event)
     except fastjsonschema.JsonSchemaValueException as exc:
-        return _problem(exc, event)
+        if type(event) is not dict:
+            return Problem("", describe(exc).replace("a line must", "an event must"))
+        return Problem(_field(exc, event), describe(exc))
     assert isinstance(event, dict)  # noqa: S101 - the schema says "object"
     if len(event["id"]) > MAX_ID_CHARS:
-        return Problem("id", f"id must be at most {MAX_ID_CHARS} characters")
+        return Problem("id", f"field 'id' must be at most {MAX_ID_CHARS} characters")
     account = event["account"]
     if account is not None and len(account) > MAX_ACCOUNT_CHARS:
-        return Problem("account", f"account must be at most {MAX_ACCOUNT_CHARS} characters")
+        return Problem("account",
+                       f"field 'account' must be at most {MAX_ACCOUNT_CHARS} characters")
     methods = event.get("methods")
     if methods is not None:
         known = _methods()
         if not isinstance(methods, list) or not all(isinstance(m, str) for m in methods):
-            return Problem("methods", "methods must be a list of method names")
+            return Problem("methods", "field 'methods' must be a list of method names")
         for i, method in enumerate(methods):
             if method not in known:
-                return Problem(f"methods[{i}]",
-                               f"methods[{i}] must be one of {', '.join(known)}")
+                return Problem(f"methods[{i}]", f"field 'methods[{i}]' must be one of "
+                                                f"{', '.join(known)} (got {method!r})")
     try:
         ts = datetime.fromisoformat(event["ts"])
     except ValueError:
         ts = None
     if ts is None or ts.tzinfo is None:
-        return Problem("ts", f"ts must be an RFC 3339 time with its offset, e.g. {TS_EXAMPLE}")
+        return Problem("ts", f"field 'ts' must be an RFC 3339 time with its UTC offset, "
+                             f"e.g. {TS_EXAMPLE} (got {event['ts'][:60]!r})")
     return Checked(ts, ts.timestamp())
 
 
-def _problem(exc: fastjsonschema.JsonSchemaValueException, event: object) -> Problem:
-    field = ".".join(p if not p.isdigit() else f"[{p}]" for p in exc.path[1:]).replace(".[", "[")
-    rule, definition = exc.rule, exc.rule_definition
-    if rule == "required" and isinstance(event, Mapping):
-        missing = [name for name in definition if name not in event]
-        if missing:
-            verb = "is" if len(missing) == 1 else "are"
-            return Problem(missing[0], f"{', '.join(missing)} {verb} required")
-    name = field or "the event"
-    if rule == "enum":
-        return Problem(field, f"{name} must be one of {', '.join(map(str, definition))}")
-    if rule == "type":
-        kinds = definition if isinstance(definition, list) else [definition]
-        return Problem(field, f"{name} must be {' or '.join(_KINDS.get(k, k) for k in kinds)}")
-    if rule == "format" and field == "ts":
-        return Problem(field, f"ts must be an RFC 3339 time with its offset, e.g. {TS_EXAMPLE}")
-    return Problem(field, str(exc.message).replace("data.", "", 1).replace("data ", f"{name} ", 1))
+def _field(exc: fastjsonschema.JsonSchemaValueException, event: object) -> str:
+    """The dotted name of the field at fault (the first missing one for ``required``)."""
+    if exc.rule == "required" and isinstance(event, dict):
+        parent: object = event
+        for part in exc.path[1:]:
+            parent = parent[int(part) if isinstance(parent, list) else part]  # type: ignore[index]
+        have = parent.keys() if isinstance(parent, dict) else ()
+        missing = [k for k in (exc.rule_definition or ()) if k not in have]
+        path = [*exc.path[1:], missing[0]] if missing else exc.path[1:]
+    else:
+        path = exc.path[1:]
+    return "".join(f"[{p}]" if p.isdigit() else f".{p}" for p in path).lstrip(".")
