@@ -278,6 +278,67 @@ def sim_population(
     err.print(f"wrote {result.customers} customers to {out}")
 
 
+def _count_lines(path: Path) -> int:
+    """Lines in a file, for a progress bar's total (cheap: bytes, not JSON)."""
+    count = 0
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            count += chunk.count(b"\n")
+    return count
+
+
+@app.command("replay")
+@friendly
+def replay_command(
+    symbols: Annotated[Path, typer.Option("--symbols", help="symbols.jsonl (EVENTS.md).")],
+    events: Annotated[Path, typer.Option("--events", help="events.jsonl, in time order.")],
+    out: Annotated[Path, typer.Option("--out", help="Directory for decisions.jsonl.")],
+    accounts: Annotated[Path | None, typer.Option(
+        "--accounts", help="accounts.jsonl: the snapshot at the stream's start.")] = None,
+    policy: Annotated[str, typer.Option(
+        "--policy", help="Policy preset name or YAML file.")] = "jsda_2025_mandatory",
+    rules: Annotated[Path | None, typer.Option(
+        "--rules", help="Risk rules YAML (default: the shipped rules).")] = None,
+    no_risk: Annotated[bool, typer.Option(
+        "--no-risk", help="Policy alone, without the risk engine.")] = False,
+    ip_ranges: Annotated[Path | None, typer.Option(
+        "--ip-ranges", help="cidr,country,asn,kind table (default: ip_ranges.csv beside "
+                            "the events, else KABUGUARD_IP_RANGES).")] = None,
+) -> None:
+    """Decide every event of a stream, as the guard would have: decisions.jsonl."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from kabuguard.guard.interfaces import PolicyError
+    from kabuguard.guard.policy import load_policy
+    from kabuguard.risk.replay import replay
+    from kabuguard.risk.rules import RuleError, load_rules
+    from kabuguard.risk.stream import StreamError
+
+    for path in (symbols, events, accounts, rules, ip_ranges):
+        if path is not None and not path.is_file():
+            raise CliError(f"{path}: no such file")
+    try:
+        loaded_policy = load_policy(policy)
+        loaded_rules = load_rules(rules) if rules is not None else None
+    except (PolicyError, RuleError) as exc:
+        raise CliError(str(exc)) from None
+    total = _count_lines(events)
+    try:
+        with Progress("[progress.description]{task.description}", BarColumn(),
+                      MofNCompleteColumn(), TimeRemainingColumn(), console=err,
+                      transient=True) as progress:
+            task = progress.add_task("events", total=total)
+            result = replay(symbols=symbols, accounts=accounts, events=events, out=out,
+                            policy=loaded_policy, rules=loaded_rules, risk=not no_risk,
+                            ip_ranges=ip_ranges,
+                            progress=lambda n: progress.advance(task, n))
+    except (StreamError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+    summary = ", ".join(f"{k} {v:,}" for k, v in sorted(result.decisions.items()))
+    err.print(f"decided {result.events:,} events ({summary}); {result.alerts:,} alerts; "
+              f"wrote {result.out / 'decisions.jsonl'}")
+
+
 @leaked_app.command("import")
 @friendly
 def leaked_import(

@@ -289,7 +289,10 @@ def test_friction_counts_legitimate_events_only():
     assert f["legit_sessions"] == 2
     assert f["challenges"] == 2 and f["challenges_per_1000_sessions"] == 1000.0
     assert f["legit_orders_withdrawals"] == 4
-    assert f["holds_denials"] == 3 and f["holds_denials_per_1000"] == 750.0
+    # The held bank account change is friction too, counted apart from orders and
+    # withdrawals (the rate's denominator).
+    assert f["holds_denials"] == 2 and f["holds_denials_per_1000"] == 500.0
+    assert f["other_holds_denials"] == 1
     assert f["legit_stopped_by_unpassable_challenge"] == 0
 
 
@@ -342,7 +345,8 @@ def test_the_result_is_json_and_has_the_agreed_keys():
     assert set(r) == {"overall", "by_attack", "friction"}
     assert set(r["friction"]) == {
         "legit_sessions", "challenges", "challenges_per_1000_sessions", "legit_orders_withdrawals",
-        "holds_denials", "holds_denials_per_1000", "legit_accounts", "legit_accounts_frozen",
+        "holds_denials", "holds_denials_per_1000",
+        "other_holds_denials", "legit_accounts", "legit_accounts_frozen",
         "frozen_per_10000_accounts", "legit_stopped_by_unpassable_challenge"}
 
 

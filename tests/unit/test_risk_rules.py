@@ -63,9 +63,10 @@ FIRES = {
                                                                    session_level=2)),
     "sell_all_after_risky_login": ("sell", dict(sold_share_24h=0.92, mins_since_risky_login=45.0)),
     "first_illiquid_buy": ("order", dict(illiquid=True, never_bought_illiquid=True, adv_jpy=5e7,
-                                         notional_adv=3e5 / 5e7)),
+                                         notional_adv=3e5 / 5e7, new_device=True)),
     "first_foreign_buy": ("order", dict(foreign_symbol=True, never_bought_foreign=True,
-                                        market="SZSE", adv_jpy=3e8, notional_adv=1e-3)),
+                                        market="SZSE", adv_jpy=3e8, notional_adv=1e-3,
+                                        login_risk=1.2)),
     "notional_large_vs_adv": ("order", dict(notional_adv=0.2)),
     "notional_large_vs_history": ("order", dict(notional_vs_history=8.0, notional_jpy=2.4e6)),
     "contact_change_then_trade": ("order", dict(mins_since_contact_change=60.0)),
@@ -138,6 +139,9 @@ def test_an_action_confirmed_with_a_passkey_passes(code):
     ("notional_large_vs_history", "order", dict(notional_vs_history=1e9, notional_jpy=5e6)),
     ("first_illiquid_buy", "order", dict(illiquid=True, never_bought_illiquid=False)),
     ("first_illiquid_buy", "sell", dict(illiquid=True, never_bought_illiquid=True)),
+    # A customer's first small cap from their own device and network (a news surge
+    # draws newcomers) is not, by itself, a reason to ask for more.
+    ("first_illiquid_buy", "order", dict(illiquid=True, never_bought_illiquid=True)),
     # A news surge: the symbol is hot but this buyer is an ordinary customer in an
     # ordinary session who has bought small caps before.
     ("illiquid_buy_surge_participation", "order", dict(symbol_pump_score=0.9, illiquid=True)),

@@ -29,9 +29,11 @@ Definitions of the counts (per attack and overall):
 
 Friction counts legitimate events only: ``challenges`` (challenge decisions on events
 of any kind) per 1,000 legitimate sessions (distinct sessions of legitimate successful
-logins); ``holds_denials`` (on events of any kind) per 1,000 legitimate orders and
-withdrawals; legitimate accounts (in ``accounts``, in the events or named by a freeze,
-less the compromised ones) that a freeze action hit at any time, counted once; and
+logins); ``holds_denials`` (on legitimate orders and withdrawals) per 1,000 of them,
+and ``other_holds_denials`` on the other kinds of action (a held bank account change; a
+login refused for its own wrong password is not counted: the guard took nothing
+away); legitimate accounts (in ``accounts``, in the events or named by a freeze, less
+the compromised ones) that a freeze action hit at any time, counted once; and
 legitimate events stopped because the challenge level is not in their ``can_pass``.
 A rate or share whose denominator is zero is ``None``.
 """
@@ -94,6 +96,7 @@ class Friction:
     challenges: int = 0
     legit_orders_withdrawals: int = 0
     holds_denials: int = 0
+    other_holds_denials: int = 0
     legit_accounts: int = 0
     legit_accounts_frozen: int = 0
     legit_stopped_by_unpassable_challenge: int = 0
@@ -105,6 +108,7 @@ class Friction:
             "challenges_per_1000_sessions": _ratio(self.challenges, self.legit_sessions, 1000),
             "legit_orders_withdrawals": self.legit_orders_withdrawals,
             "holds_denials": self.holds_denials,
+            "other_holds_denials": self.other_holds_denials,
             "holds_denials_per_1000": _ratio(self.holds_denials, self.legit_orders_withdrawals, 1000),
             "legit_accounts": self.legit_accounts,
             "legit_accounts_frozen": self.legit_accounts_frozen,
@@ -223,7 +227,10 @@ class Evaluator:
             f.challenges += 1
             f.legit_stopped_by_unpassable_challenge += unpassable
         elif verdict in STOPPING:
-            f.holds_denials += 1
+            if kind in ("order", "withdrawal"):
+                f.holds_denials += 1
+            elif not (kind == "login" and event.get("outcome") not in (None, "success")):
+                f.other_holds_denials += 1
         if kind in ("order", "withdrawal"):
             f.legit_orders_withdrawals += 1
         elif kind == "login" and session is not None and event.get("outcome") == "success":
