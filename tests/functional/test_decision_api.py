@@ -21,10 +21,11 @@ POLICY = "email_otp_mandatory"  # otp at login; withdrawals need one within 5 mi
 
 
 @contextlib.contextmanager
-def decision_app(database_url, clock, tmp_path) -> Iterator[tuple[TestClient, dict[str, str]]]:
-    """An app on POLICY with the risk engine off, and the headers of a key with both
-    scopes (a new key each time, so that restarts can reuse the database)."""
-    with app_with_policy(database_url, clock, tmp_path, POLICY, risk=False) as (_svc, client):
+def decision_app(database_url, clock, tmp_path, *,
+                 risk: bool = False) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    """An app on POLICY (the risk engine off unless asked), and the headers of a key
+    with both scopes (a new key each time, so that restarts can reuse the database)."""
+    with app_with_policy(database_url, clock, tmp_path, POLICY, risk=risk) as (_svc, client):
         _info, key = client.app.state.decision_api.keys.create(
             name="gateway", scopes=(), created_by="test")
         yield client, {"Authorization": f"Bearer {key}"}
@@ -45,6 +46,7 @@ def mixed_stream() -> list[dict]:
     """Two customers: logins short of and at the policy, orders, a stale withdrawal
     (challenged), a logout, a customer report and what follows it."""
     s = Stream()
+    away = {"ip": "203.0.113.99", "device": "d-new", "user_agent": "curl/8"}
     return [
         s.login(["password", "email_otp"]),
         s.order(),
@@ -57,7 +59,9 @@ def mixed_stream() -> list[dict]:
         s.report(account="A2"),
         s.order(account="A2", session="s2"),                # frozen
         s.login(["password", "email_otp"], account="A2", session="s3"),
-        s.ev("password_change", account="A1", session="s4"),
+        # A1 again, from a network and device never seen: the engine scores it.
+        s.login(["password", "email_otp"], session="s4", after=timedelta(days=1), **away),
+        s.ev("password_change", session="s4", **away),
     ]
 
 
@@ -147,6 +151,7 @@ def test_a_stream_gets_the_decisions_the_stream_guard_gives_the_same_events(api)
     """The replay property: over HTTP, one at a time or in batches, the answers are
     what a fresh StreamGuard built the same way decides for the same stream."""
     client, headers = api
+    assert client.app.state.decision_api.risk is False
     events = mixed_stream()
     guard = client.app.state.decision_api.log.make_guard()
     expected = [guard.decide(dict(e)) for e in events]
@@ -205,6 +210,25 @@ def test_a_batch_is_decided_in_the_order_sent(api):
     assert decisions[0]["decision"] == "allow"
     assert {"type": "freeze_account", "account": "A1"} in decisions[1]["actions"]
     assert (decisions[2]["decision"], decisions[2]["reasons"]) == ("deny", ["account_frozen"])
+
+
+def test_with_the_risk_engine_the_api_and_a_fresh_guard_still_agree(database_url, clock,
+                                                                    tmp_path):
+    """The engine's state (login history, windows) comes along: same decisions over
+    HTTP as in process, and again after a restart rebuilt from the log."""
+    events = mixed_stream()
+    with decision_app(database_url, clock, tmp_path, risk=True) as (client, headers):
+        api = client.app.state.decision_api
+        assert api.risk is True and api.log.guard.engine is not None
+        guard = api.log.make_guard()
+        expected = [guard.decide(dict(e)) for e in events]
+        got = [client.post("/api/v1/events", json=e, headers=headers).json() for e in events[:6]]
+    assert any(d["score"] for d in expected)  # the engine scored something
+    with decision_app(database_url, clock, tmp_path, risk=True) as (client, headers):
+        assert client.app.state.decision_api.log.load().differing == 0
+        r = client.post("/api/v1/events", json={"events": events[6:]}, headers=headers)
+        got += r.json()["decisions"]
+    assert got == expected
 
 
 # -- refusals --------------------------------------------------------------------------
