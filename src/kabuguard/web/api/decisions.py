@@ -158,6 +158,8 @@ class DecisionOut(BaseModel):
     reasons: list[str]
     actions: list[dict[str, Any]] = Field(description=(
         "side effects taken: freeze_account, restrict_symbol, revoke_session, notify, …"))
+    shadow: list[str] | None = Field(default=None, description=(
+        "rules in shadow mode that would have fired (they changed nothing)"))
 
 
 class BatchOut(BaseModel):
@@ -261,6 +263,10 @@ FEEDBACK_EXAMPLES = {
                                      "kind": "customer_report", "note": "call centre #5521"}},
     "analyst_fraud_ja": {"summary": "分析担当の判定：不正", "value": {
         "event_id": "ev-20250403-000123", "kind": "analyst_fraud", "note": "フィッシング経由"}},
+    "analyst_fraud_en": {"summary": "Analyst's verdict: fraud", "value": {
+        "event_id": "ev-20250403-000123", "kind": "analyst_fraud", "note": "phishing relay"}},
+    "analyst_legit_ja": {"summary": "分析担当の判定：正当（本人確認済み）", "value": {
+        "event_id": "ev-20250403-000123", "kind": "analyst_legit", "note": "電話で本人確認"}},
     "analyst_legit_en": {"summary": "Analyst's verdict: legitimate", "value": {
         "event_id": "ev-20250403-000123", "kind": "analyst_legit",
         "note": "customer confirmed by phone"}},
