@@ -1,10 +1,11 @@
 """The decision API's engine side: one StreamGuard fed in order, and the event log that
 makes it restart-safe and retry-safe.
 
-Each call takes the process lock (decisions are sequential by design: the guard's
-state after one event is the input of the next), opens one write transaction, decides
-its events and stores each event with its decision before anyone is answered. A
-retried event id gets the stored answer, not a second decision.
+Decisions are sequential by design (the guard's state after one event is the input of
+the next): one process lock, one write transaction at a time, and every event stored
+with its decision before its caller is answered. Callers arriving while a write is
+under way share the next one (group commit). A retried event id gets the stored
+answer, not a second decision.
 
 The log is the guard's memory: on start (``load``) a fresh StreamGuard decides every
 stored event again in ``seq`` order, the order they were first decided in, with the
