@@ -112,8 +112,9 @@ class ApiKeyService:
         self.journal = journal
         self.clock = clock
         self.cache_seconds = cache_seconds
-        # prefix -> (key hash, info, monotonic time fetched); None: no such prefix.
-        self._cache: dict[str, tuple[str, ApiKeyInfo, float] | None] = {}
+        # prefix -> (key hash, info, monotonic time fetched). Only keys that exist are
+        # kept, so the cache is bounded by the table, whatever prefixes callers invent.
+        self._cache: dict[str, tuple[str, ApiKeyInfo, float]] = {}
         self._touched: dict[str, float] = {}
         self._lock = threading.Lock()
 
@@ -172,18 +173,13 @@ class ApiKeyService:
 
     # -- requests -----------------------------------------------------------------
 
-    def cached(self, prefix: str) -> tuple[str, ApiKeyInfo] | bool | None:
-        """The cached (hash, info) of a prefix, None if known not to exist, False if
-        it must be fetched (never seen, or older than ``cache_seconds``)."""
-        entry = self._cache.get(prefix, False)
-        if entry is False:
-            return False
-        if entry is None:
+    def cached(self, prefix: str) -> tuple[str, ApiKeyInfo] | None:
+        """The cached (hash, info) of a prefix, None if it must be fetched (unknown
+        here, or older than ``cache_seconds``)."""
+        entry = self._cache.get(prefix)
+        if entry is None or time.monotonic() - entry[2] > self.cache_seconds:
             return None
-        key_hash, info, fetched = entry  # type: ignore[misc]
-        if time.monotonic() - fetched > self.cache_seconds:
-            return False
-        return key_hash, info
+        return entry[0], entry[1]
 
     def fetch(self, prefix: str) -> tuple[str, ApiKeyInfo] | None:
         """Read a key by prefix from the database and cache it."""
@@ -192,7 +188,7 @@ class ApiKeyService:
             found = (row.key_hash, _info(row)) if row is not None else None
         with self._lock:
             if found is None:
-                self._cache[prefix] = None
+                self._cache.pop(prefix, None)
             else:
                 self._cache[prefix] = (*found, time.monotonic())
         return found
@@ -214,10 +210,8 @@ class ApiKeyService:
     def authenticate(self, authorization: str | None, scope: str) -> ApiKeyInfo:
         """parse, look up (cached) and check in one call; raises as ``check``."""
         prefix, key = parse_bearer(authorization)
-        found = self.cached(prefix)
-        if found is False:
-            found = self.fetch(prefix)
-        return self.check(found, key, scope)  # type: ignore[arg-type]
+        found = self.cached(prefix) or self.fetch(prefix)
+        return self.check(found, key, scope)
 
     def touch(self, session: Session, key: ApiKeyInfo) -> None:
         """Record the key's use in the caller's transaction, at most once a minute."""

@@ -102,10 +102,8 @@ def api_key(scope: str) -> Callable[..., Awaitable[ApiKeyInfo]]:
         # The key's header is never logged (logs.redact drops "authorization" too).
         header = request.headers.get("authorization")
         prefix, key = parse_bearer(header)
-        found = keys.cached(prefix)
-        if found is False:
-            found = await anyio.to_thread.run_sync(keys.fetch, prefix)
-        return keys.check(found, key, scope)  # type: ignore[arg-type]
+        found = keys.cached(prefix) or await anyio.to_thread.run_sync(keys.fetch, prefix)
+        return keys.check(found, key, scope)
 
     return dependency
 
