@@ -67,8 +67,9 @@ FIRES = {
     "first_foreign_buy": ("order", dict(foreign_symbol=True, never_bought_foreign=True,
                                         market="SZSE", adv_jpy=3e8, notional_adv=1e-3,
                                         login_risk=1.2)),
-    "notional_large_vs_adv": ("order", dict(notional_adv=0.2)),
-    "notional_large_vs_history": ("order", dict(notional_vs_history=8.0, notional_jpy=2.4e6)),
+    "notional_large_vs_adv": ("order", dict(notional_adv=0.2, new_device=True)),
+    "notional_large_vs_history": ("order", dict(notional_vs_history=8.0, notional_jpy=2.4e6,
+                                                foreign_ip=True)),
     "contact_change_then_trade": ("order", dict(mins_since_contact_change=60.0)),
     "mfa_removed_then_action": ("withdrawal", dict(mins_since_mfa_remove=600.0, session_level=2)),
     "bank_change_then_withdrawal": ("withdrawal", dict(mins_since_bank_change=90.0,
@@ -142,6 +143,9 @@ def test_an_action_confirmed_with_a_passkey_passes(code):
     # A customer's first small cap from their own device and network (a news surge
     # draws newcomers) is not, by itself, a reason to ask for more.
     ("first_illiquid_buy", "order", dict(illiquid=True, never_bought_illiquid=True)),
+    # Habitual small-cap traders place orders large against ADV from their usual place.
+    ("notional_large_vs_adv", "order", dict(notional_adv=0.3)),
+    ("notional_large_vs_history", "order", dict(notional_vs_history=8.0, notional_jpy=2.4e6)),
     # A news surge: the symbol is hot but this buyer is an ordinary customer in an
     # ordinary session who has bought small caps before.
     ("illiquid_buy_surge_participation", "order", dict(symbol_pump_score=0.9, illiquid=True)),
