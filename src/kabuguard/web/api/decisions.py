@@ -10,6 +10,7 @@ API keys (``kabuguard apikey create``).
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from kabuguard.risk.api_keys import (
     parse_bearer,
 )
 from kabuguard.risk.decision_log import MAX_BATCH, DecisionLog
+from kabuguard.risk.rules import RuleSet, packaged_rules
 from kabuguard.risk.stream_guard import StreamGuard
 
 log = structlog.get_logger(__name__)
@@ -62,6 +64,13 @@ def risk_engine_available() -> bool:
     return importlib.util.find_spec("kabuguard.risk.engine") is not None
 
 
+@functools.cache
+def _packaged_rules() -> RuleSet:
+    # Parsed once per process (a RuleSet is read-only): each app, and each rebuild of
+    # its guard, would otherwise parse the YAML again (~40 ms).
+    return packaged_rules()
+
+
 def build_decision_api(services: Services) -> DecisionApi:
     """The API keys and the decision log over the app's database, policy and symbol
     master. Customers' history is not preloaded: the engine learns it from the events
@@ -73,9 +82,10 @@ def build_decision_api(services: Services) -> DecisionApi:
                     detail="kabuguard.risk.engine is not installed: deciding by policy only")
     symbols = {code: s.to_interchange() for code, s in services.broker.symbols.items()}
     policy, ip_ranges = services.guard.policy, services.ip_ranges
+    rules = _packaged_rules() if risk else None
 
     def make_guard() -> StreamGuard:
-        return StreamGuard(policy, symbols, {}, risk=risk, ip_ranges=ip_ranges)
+        return StreamGuard(policy, symbols, {}, risk=risk, rules=rules, ip_ranges=ip_ranges)
 
     clock = services.identity.clock
     return DecisionApi(
