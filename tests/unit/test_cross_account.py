@@ -23,6 +23,13 @@ def detector(**kwargs) -> CrossAccountDetector:
     return CrossAccountDetector(SYMBOLS, **kwargs)
 
 
+def watching(**kwargs) -> CrossAccountDetector:
+    """A detector that has watched the stream for a day before T0 (baselines known)."""
+    d = detector(**kwargs)
+    d.on_order("W", "OTHER", "buy", 1e5, T0 - 2 * DAY, 0.0)
+    return d
+
+
 def pump(d, symbol="THIN", *, buyers=30, span_s=40 * 60, start=T0, unusual=0.9, prefix="V"):
     """Hijacked sessions buying ``symbol``, evenly over ``span_s``."""
     return [d.on_order(f"{prefix}{i:04d}", symbol, "buy", 1_000_000.0, start + i * span_s / buyers,
@@ -37,7 +44,7 @@ def news_surge(d, symbol="THIN", *, buyers=200, span_s=3_600.0, start=T0, seed=1
 
 
 def test_news_surge_of_ordinary_buyers_is_not_restricted():
-    d = detector()
+    d = watching()
     signals = news_surge(d)
     assert not any(s.restrict for s in signals)
     assert all(s.pump_score < d.pump_threshold for s in signals)
@@ -126,6 +133,10 @@ def test_liquid_symbol_alerts_without_restriction_only_at_a_much_larger_crowd():
 
 
 def test_foreign_small_cap_is_restricted_but_not_a_foreign_large_cap():
+    d = detector()
+    assert d.restrictable("CNSMALL") and d.restrictable("THIN") and d.restrictable("UNKNOWN")
+    assert not d.restrictable("CNLARGE") and not d.restrictable("BIG")
+    assert d.symbols_tracked == 0           # asking changes nothing
     assert any(s.restrict for s in pump(detector(), "CNSMALL"))
     assert not any(s.restrict for s in pump(detector(), "CNLARGE"))
 
@@ -224,8 +235,14 @@ def test_baseline_makes_a_usual_crowd_no_surge():
                                       day0 + day * DAY + i * 360, 0.05))
     assert all("news_surge" not in s.reasons for s in signals[50:])
     # The same fifty in one hour on a symbol nobody bought before is a surge.
-    fresh = news_surge(detector(), "THIN", buyers=50)
+    fresh = news_surge(watching(), "THIN", buyers=50)
     assert fresh[-1].reasons == ("news_surge",)
+
+
+def test_no_news_surge_before_anything_is_known_of_the_usual_crowd():
+    signals = news_surge(detector())        # the stream's first day
+    assert all(s.reasons == () and s.alert is None for s in signals)
+    assert not any(s.restrict for s in signals)
 
 
 def test_baseline_crowd_lowers_the_pump_score_of_the_same_hijacked_buyers():
@@ -330,3 +347,32 @@ def test_out_of_range_inputs():
     assert d.on_order("C", "THIN", "buy", 1e5, T0 - 7_200, 0.0).buyers == 3
     with pytest.raises(ValueError, match="unusual_level"):
         detector(unusual_level=0.3)
+
+
+def test_ledger_is_kept_for_restrictable_symbols_only():
+    d = detector()
+    for symbol in ("THIN", "CNSMALL", "BIG", "MID"):
+        d.on_order("A", symbol, "buy", 1e6, T0, 0.0)
+    assert [d.memory(s)["ledger"] for s in ("THIN", "CNSMALL", "BIG", "MID")] == [1, 1, 0, 0]
+
+
+def test_beneficiary_of_a_foreign_small_cap_pump_is_flagged():
+    d = detector()
+    d.on_order("BEN", "CNSMALL", "buy", 3e6, T0 - 3 * DAY, 0.0)
+    pump(d, "CNSMALL")
+    assert d.on_order("BEN", "CNSMALL", "sell", 4e6, T0 + 3_000, 0.0).reasons == ("pump_beneficiary",)
+
+
+def test_an_account_counts_once_and_by_its_most_unusual_buy():
+    d = detector()
+    assert [d.on_order("A", "THIN", "buy", 1e5, T0 + i, 0.05).buyers for i in range(3)] == [1, 1, 1]
+    # Customers who bought with their own session, then from a hijacked one.
+    for i in range(3):
+        d.on_order(f"V{i}", "THIN", "buy", 1e5, T0 + 10 + i, 0.05)
+    signals = [d.on_order(f"V{i}", "THIN", "buy", 1e6, T0 + 20 + i, 0.9) for i in range(3)]
+    assert [s.buyers for s in signals] == [4, 4, 4]
+    assert [s.restrict for s in signals] == [False, False, True]
+    # A later ordinary buy does not lower an account's weight.
+    d.on_order("V0", "THIN", "buy", 1e5, T0 + 30, 0.0)
+    assert d.top_buyers("THIN")[0] == {"account": "V0", "weight": 1.0, "unusual": 0.9,
+                                       "notional_jpy": 1.2e6, "first_buy_s": T0 + 10}
