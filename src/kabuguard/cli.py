@@ -514,6 +514,87 @@ def notify_webhook_key() -> None:
     out.print(webhook_key(_settings().data_keys[0]).hex(), highlight=False)
 
 
+# -- kabuguard apikey: keys of the firm's systems calling the decision API ------------
+
+apikey_app = typer.Typer(help="API keys for the decision API (POST /api/v1/events).",
+                         no_args_is_help=True)
+app.add_typer(apikey_app, name="apikey")
+
+
+def _api_keys() -> tuple[Any, Any]:
+    from kabuguard.container import build_services
+    from kabuguard.risk.api_keys import ApiKeyService
+
+    services = build_services(_settings())
+    return services, ApiKeyService(services.db, journal=services.journal,
+                                   clock=services.identity.clock)
+
+
+def _operator() -> str:
+    import getpass
+
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no user name in a bare container
+        return "cli"
+
+
+@apikey_app.command("create")
+@friendly
+def apikey_create(
+    name: Annotated[str, typer.Option("--name", help="What calls with it, e.g. 'order-gateway'.")],
+    scope: Annotated[list[str] | None, typer.Option(
+        "--scope", help="events:write and/or feedback:write (repeat; default: both).")] = None,
+) -> None:
+    """Create a key and print it once (only its hash is kept)."""
+    services, keys = _api_keys()
+    try:
+        info, key = keys.create(name=name, scopes=scope or (), created_by=_operator())
+    finally:
+        services.close()
+    err.print(f"created {info.id} ({info.name}), prefix {info.prefix}, scopes "
+              f"{' '.join(sorted(info.scopes))}. The key is shown only now; store it in the "
+              "calling system's secret store:", highlight=False)
+    sys.stdout.write(key + "\n")  # alone on stdout, so `… | secret-store put` works
+
+
+@apikey_app.command("list")
+@friendly
+def apikey_list() -> None:
+    """Every key (never the secret), newest first."""
+    from kabuguard.web.i18n import format_jst
+
+    services, keys = _api_keys()
+    try:
+        rows = keys.list()
+    finally:
+        services.close()
+    table = Table(title=f"API keys ({len(rows)})")
+    for column in ("id", "name", "prefix", "scopes", "created (JST)", "by", "last used (JST)",
+                   "revoked (JST)"):
+        table.add_column(column, overflow="fold")
+    for k in rows:
+        table.add_row(k.id, k.name, k.prefix, " ".join(sorted(k.scopes)), format_jst(k.created_at),
+                      k.created_by, format_jst(k.last_used_at) if k.last_used_at else "",
+                      format_jst(k.revoked_at) if k.revoked_at else "")
+    out.print(table)
+
+
+@apikey_app.command("revoke")
+@friendly
+def apikey_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key's id or prefix.")],
+) -> None:
+    """Revoke a key: refused at once by this database's servers (within 5 s by
+    servers that had it cached)."""
+    services, keys = _api_keys()
+    try:
+        info = keys.revoke(key_id, by=_operator())
+    finally:
+        services.close()
+    out.print(f"revoked {info.id} ({info.name}, prefix {info.prefix})", highlight=False)
+
+
 @app.command()
 def keygen() -> None:
     """Print a new data-encryption key for KABUGUARD_DATA_KEY."""

@@ -93,6 +93,14 @@ class Settings(BaseSettings):
     # CSV (cidr,country,asn,kind) mapping addresses to country and network; default:
     # the sample shipped in kabuguard/domain/data/ip_ranges.csv.
     ip_ranges: Path | None = None
+    # -- decision API (POST /api/v1/events) --
+    # The risk engine beside the policy (KABUGUARD_RISK=on|off); "off" decides by the
+    # policy alone, as the engine-less configurations of the simulator do.
+    risk: bool = True
+    # How far an event may arrive out of time order (the firm's clocks and network)
+    # behind the latest one accepted; older ones are refused with 422.
+    event_reorder_tolerance: timedelta = Field(default=timedelta(minutes=5),
+                                               ge=timedelta(0), le=timedelta(hours=1))
 
     @field_validator("database_url")
     @classmethod

@@ -71,6 +71,11 @@ NOT_GUARDED = {
                          "login asked the guard (Action.LOGIN)",
     ("POST", "/api/v1/unlock"): "the unlock (API), as /unlock",
     ("POST", "/unlock/cancel"): "ends the caller's own unlock-only session",
+    ("POST", "/api/v1/events"): "the decision API is the guard itself, asked by the firm's "
+                                "own trading system (API key, scope events:write); it "
+                                "changes no customer's money or credentials here",
+    ("POST", "/api/v1/feedback"): "tells that guard what followed its decisions (API key, "
+                                  "scope feedback:write)",
 }
 
 

@@ -150,6 +150,30 @@ class StreamGuard:
             return self._login(event, ts_s)
         return self._action(event, ts_s)
 
+    def feedback(self, event: Mapping[str, Any], kind: str, ts_s: float) -> list[dict[str, Any]]:
+        """What followed an event already decided, told by the firm (decision API):
+        ``challenge_failed`` stops its session, ``challenge_passed`` counts the
+        session's pending challenge as proven now, ``customer_report`` freezes its
+        account as a ``not_me`` report does; analyst verdicts change nothing here.
+        ``ts_s`` is the stream's time at the feedback (its latest event). Returns the
+        side effects, in the decisions.jsonl ``actions`` shape."""
+        sid = event.get("session")
+        if kind == "challenge_failed" and sid:
+            if sid in self.stopped:
+                return []
+            self._stop(sid, ts_s)
+            return [{"type": "revoke_session", "session": sid}]
+        if kind == "challenge_passed" and sid:
+            session = self.sessions.get(sid)
+            if session is not None and session.pending_level:
+                self._passed(sid, session)
+            return []
+        if kind == "customer_report":
+            report = {"id": event["id"], "account": event.get("account"),
+                      "report": "not_me", "_ts": ts_s}
+            return self._report(report)["actions"]
+        return []
+
     # -- logins -----------------------------------------------------------------------
 
     def _login(self, event: Mapping[str, Any], ts_s: float) -> dict[str, Any]:

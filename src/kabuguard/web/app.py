@@ -18,6 +18,8 @@ from kabuguard.container import Services, build_services
 from kabuguard.logs import configure_logging
 from kabuguard.settings import Settings, load_settings
 from kabuguard.web.api.account_security import router as api_account_security_router
+from kabuguard.web.api.decisions import build_decision_api
+from kabuguard.web.api.decisions import router as decisions_router
 from kabuguard.web.api.notifications import router as api_notifications_router
 from kabuguard.web.api.recovery import router as api_recovery_router
 from kabuguard.web.api.routes import router as api_router
@@ -59,9 +61,12 @@ def create_app(settings: Settings, *, services: Services | None = None,
     """Build the app. ``background_interval_seconds=None`` turns the background loop
     off (tests drive ``run_due_orders`` themselves)."""
     services = services or build_services(settings)
+    decision_api = build_decision_api(services)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # The decision API's engine state, rebuilt from its event log before serving.
+        await anyio.to_thread.run_sync(decision_api.log.load)
         task = None
         if background_interval_seconds:
             task = asyncio.create_task(_background(services, background_interval_seconds))
@@ -77,6 +82,7 @@ def create_app(settings: Settings, *, services: Services | None = None,
                   docs_url=None, redoc_url=None, openapi_url="/api/openapi.json")
     app.state.services = services
     app.state.settings = settings
+    app.state.decision_api = decision_api
     app.add_middleware(SecurityHeaders)
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
@@ -96,6 +102,7 @@ def create_app(settings: Settings, *, services: Services | None = None,
     app.include_router(self_lock_router)
     app.include_router(notifications_router)
     app.include_router(api_notifications_router)
+    app.include_router(decisions_router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:
