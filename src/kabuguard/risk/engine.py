@@ -294,6 +294,8 @@ class RiskEngine:
                 effects.append({"type": "revoke_session", "session": event["session"]})
             elif kind == "notify" and account:
                 effects.append({"type": "notify", "account": account, "template": hit.code})
+        if len(effects) > 1:  # two rules revoking the same session act once
+            effects = list({tuple(e.items()): e for e in effects}.values())
         return RiskResult(outcome=outcome, required_level=required, score=round(score, 3),
                           reasons=tuple(dict.fromkeys(reasons)), effects=tuple(effects),
                           shadow=tuple(shadow)), f

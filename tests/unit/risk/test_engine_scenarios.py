@@ -131,3 +131,11 @@ def test_mobile_login_on_the_customers_own_phone_passes() -> None:
     own_phone["networks"][0].update(ip_asn=64501, ip_kind="mobile")
     b = Brokerage([own_phone])
     assert b.login("A", "s1", ip=MOBILE_IP, device="phone-A", ua=IPHONE)["decision"] == "allow"
+
+
+def test_two_rules_revoking_one_session_act_once() -> None:
+    b = Brokerage([account("A")])
+    b.login("A", "s1")
+    d = b.withdraw("A", "s1", 10_000, ip=KOREA_IP, device="other", methods=["email_otp"])
+    revokes = [a for a in d["actions"] if a["type"] == "revoke_session"]
+    assert len(d["reasons"]) >= 2 and revokes == [{"type": "revoke_session", "session": "s1"}]
