@@ -55,13 +55,13 @@ class Market:
             state = self.states[code] = MarketState.initial(self.symbols[code], self.start)
         return state
 
-    def price_minor(self, code: str, now: datetime) -> int:
-        """The price of ``code`` at ``now`` in minor units (the master price until the
-        symbol first trades)."""
+    def price_minor(self, code: str, ts_s: float) -> int:
+        """The price of ``code`` at epoch second ``ts_s`` in minor units (the master
+        price until the symbol first trades)."""
         state = self.states.get(code)
         if state is None:
             return self.symbols[code].price_minor
-        return self.impact.price_at(self.symbols[code], state, now)
+        return self.impact.price_at(self.symbols[code], state, utc(ts_s))
 
     def notional_jpy(self, code: str, price_minor: int, quantity: int) -> int:
         """Whole yen of ``quantity`` shares at ``price_minor`` (half up, FX applied)."""
@@ -71,10 +71,10 @@ class Market:
             rate = self._yen_per_minor[code] = self.fx.rate(s.currency) / s.minor_per_unit
         return int(rate * price_minor * quantity + Decimal("0.5"))
 
-    def trade(self, code: str, side: str, quantity: int, now: datetime) -> None:
-        """Record an executed order: its impact moves the price from ``now`` on."""
+    def trade(self, code: str, side: str, quantity: int, ts_s: float) -> None:
+        """Record an executed order: its impact moves the price from ``ts_s`` on."""
         self.states[code] = self.impact.after_trade(self.symbols[code], self._state(code),
-                                                    side, quantity, now)
+                                                    side, quantity, utc(ts_s))
 
 
 class Books:

@@ -45,15 +45,14 @@ from kabuguard.broker.symbols import Symbol
 from kabuguard.domain.netinfo import IpRanges
 from kabuguard.sim.behaviour import (
     BankChangeIntent,
-    DeviceChangeIntent,
-    Intent,
     LoginIntent,
     LogoutIntent,
     OrderIntent,
     WithdrawalIntent,
 )
-from kabuguard.sim.books import Account, Books, Market, utc
+from kabuguard.sim.books import Account, Books, Market
 from kabuguard.sim.campaigns import BENEFICIARY, AttackIntent, RecoveryIntent, SessionReplayIntent
+from kabuguard.sim.intents import LOGIN, LOGOUT, ORDER, WITHDRAWAL, Record
 from kabuguard.sim.metrics import AttackTally, LoopMetrics
 from kabuguard.sim.population import SimCustomer
 from kabuguard.sim.proof import Proofs, ProofTable
@@ -205,48 +204,51 @@ class ClosedLoop:
 
     # -- customers ----------------------------------------------------------------------
 
-    def legit(self, iid: str, intent: Intent, ts_s: float, ts: str) -> None:
-        """One customer intent; ``iid`` its id, ``ts_s``/``ts`` its time (epoch s, text)."""
+    def legit(self, r: Record) -> None:
+        """One customer intent record (intents.py)."""
+        ts_s = r[0]
         if ts_s >= self._next_point_s():
             self._sample(ts_s)
-        account = intent.account
+        kind, account = r[3], r[4]
         if account in self.frozen and ts_s >= self.give_up_at.get(account, ts_s + 1):
             self.customer_sessions.pop(account, None)
             return
-        if isinstance(intent, LoginIntent):
-            self._customer_login(iid, intent, ts_s, ts)
+        if kind == LOGIN:
+            self._customer_login(r)
             return
-        if isinstance(intent, DeviceChangeIntent):
-            return   # a new phone is no event of its own: its first login shows it
         session = self.customer_sessions.get(account)
         if session is None:
             return
         if session.sid in self.revoked:
             del self.customer_sessions[account]
             return
-        if isinstance(intent, LogoutIntent):
+        iid, ts = r[1], r[2]
+        if kind == LOGOUT:
             del self.customer_sessions[account]
             self._emit(self._common(iid, ts, "logout", account, session), ts_s,
-                       self._legit_label(iid, account))
+                       _legit_label(iid, self._customer_proofs(account)))
             return
-        self._customer_action(iid, intent, ts_s, ts, session)
+        if kind == ORDER:
+            event = self._order_event(iid, ts_s, ts, account, session, *r[5:])
+        elif kind == WITHDRAWAL:
+            event = self._withdrawal_event(iid, ts, account, session, r[5])
+        else:
+            event = self._bank_event(iid, ts, account, session, r[5])
+        if event is not None:
+            self._customer_action(event, ts_s)
 
-    def _customer_action(self, iid: str, intent: Intent, ts_s: float, ts: str,
-                         session: _Session) -> None:
+    def _customer_action(self, event: dict[str, Any], ts_s: float) -> None:
         """An order, withdrawal or bank change in the customer's live session."""
-        account = intent.account
-        proofs = self.proofs.customer(self._enrolled_of(account))
-        event = self._action_event(iid, intent, ts_s, ts, session)
-        if event is None:
-            return
-        money = event["type"] in ("order", "withdrawal")
+        account = event["account"]
+        proofs = self._customer_proofs(account)
+        money = event["type"] != "bank_account_change"
         need = self.dp.needs(event)
         if need is not None:
             methods = proofs.step_up.get(need)
             if methods is not None:
                 event["methods"] = list(methods)
                 self.metrics.challenges += 1
-        decision = self._emit(event, ts_s, _legit_label(iid, proofs))
+        decision = self._emit(event, ts_s, _legit_label(event["id"], proofs))
         verdict = decision["decision"]
         if money:
             self.metrics.legit_orders_withdrawals += 1
@@ -261,28 +263,27 @@ class ClosedLoop:
             if verdict == "deny":
                 self.metrics.blocked.add(account)
 
-    def _enrolled_of(self, account: str) -> tuple[str, ...]:
-        c = self.w.customer(account)
-        return self.enrolled(c)
+    def _customer_proofs(self, account: str) -> Proofs:
+        return self.proofs.customer(self.enrolled(self.w.customer(account)))
 
-    def _customer_login(self, iid: str, intent: LoginIntent, ts_s: float, ts: str) -> None:
-        account = intent.account
+    def _enrolled_of(self, account: str) -> tuple[str, ...]:
+        return self.enrolled(self.w.customer(account))
+
+    def _customer_login(self, r: Record) -> None:
+        ts_s, iid, ts, _, account, device, user_agent, ip, typos = r
         self.customer_sessions.pop(account, None)
         c = self.w.customer(account)
         proofs = self.proofs.customer(self.enrolled(c))
         self.metrics.legit_sessions += 1
         label = _legit_label(iid, proofs)
-        for typo in range(intent.typos):
+        for typo in range(typos):
             tid = f"{iid}t{typo}"
-            event = self._login_event(tid, ts, account, c.login_id, intent.ip, intent.device,
-                                      intent.user_agent)
+            event = self._login_event(tid, ts, account, c.login_id, ip, device, user_agent)
             event["outcome"], event["methods"] = "bad_password", ["password"]
             self._emit(event, ts_s, {**label, "id": tid})
-        event = self._login_event(iid, ts, account, c.login_id, intent.ip, intent.device,
-                                  intent.user_agent)
+        event = self._login_event(iid, ts, account, c.login_id, ip, device, user_agent)
         methods = proofs.login.get(self.dp.needs(event) or "password")
-        session = self._open(event, methods, proofs, intent.ip, intent.device,
-                             intent.user_agent)
+        session = self._open(event, methods, proofs, ip, device, user_agent)
         decision = self._emit(event, ts_s, label)
         if session is None:
             self.metrics.blocked.add(account)
@@ -353,7 +354,7 @@ class ClosedLoop:
         """What an order or withdrawal intent would move, at the price of the moment
         (what the crew meant to trade: before the books clip it)."""
         if isinstance(intent, OrderIntent):
-            price = self.market.price_minor(intent.symbol, utc(ts_s))
+            price = self.market.price_minor(intent.symbol, ts_s)
             return self.market.notional_jpy(intent.symbol, price, intent.quantity)
         if isinstance(intent, WithdrawalIntent):
             return intent.amount_jpy
@@ -414,7 +415,7 @@ class ClosedLoop:
         if session is None or session.sid in self.revoked:
             crew.stopped = True
             return
-        event = self._action_event(a.id, intent, ts_s, ts, session)
+        event = self._crew_event(a.id, intent, ts_s, ts, session)
         if event is None:
             return
         need = self.dp.needs(event)
@@ -478,46 +479,59 @@ class ClosedLoop:
         event["outcome"], event["methods"] = "success", list(methods)
         return session
 
-    def _action_event(self, eid: str, intent: object, ts_s: float, ts: str,
-                      session: _Session) -> dict[str, Any] | None:
-        """The event of an order, withdrawal or bank change, clipped to the books (None
-        when nothing is left to do: no shares to sell, no cash)."""
+    def _crew_event(self, eid: str, intent: object, ts_s: float, ts: str,
+                    session: _Session) -> dict[str, Any] | None:
         account: str = intent.account  # type: ignore[attr-defined]
-        books = self.books[account]
         if isinstance(intent, OrderIntent):
-            code = intent.symbol
-            price = self.market.price_minor(code, utc(ts_s))
-            quantity = intent.quantity
-            if intent.side == "sell":
-                quantity = min(quantity, books.holdings.get(code, 0))
-            else:
-                lot = self.w.symbols[code].lot_size
-                cost = self.market.notional_jpy(code, price, quantity)
-                if cost > books.cash_jpy:
-                    per_lot = self.market.notional_jpy(code, price, lot) or 1
-                    quantity = books.cash_jpy // per_lot * lot
-            if quantity <= 0:
-                return None
-            event = self._common(eid, ts, "order", account, session)
-            event.update(order_id=f"o-{eid}", symbol=code, side=intent.side,
-                         quantity=quantity, order_type=intent.order_type,
-                         limit_price=(float(intent.limit_price)
-                                      if intent.limit_price is not None else None),
-                         notional_jpy=self.market.notional_jpy(code, price, quantity))
-            event["_price"] = price
-            return event
+            limit = float(intent.limit_price) if intent.limit_price is not None else None
+            return self._order_event(eid, ts_s, ts, account, session, intent.symbol,
+                                     intent.side, intent.quantity, intent.order_type, limit)
         if isinstance(intent, WithdrawalIntent):
-            amount = min(intent.amount_jpy, books.cash_jpy)
-            if amount <= 0:
-                return None
-            event = self._common(eid, ts, "withdrawal", account, session)
-            event.update(amount_jpy=amount, bank_account=books.bank)
-            return event
+            return self._withdrawal_event(eid, ts, account, session, intent.amount_jpy)
         if isinstance(intent, BankChangeIntent):
-            event = self._common(eid, ts, "bank_account_change", account, session)
-            event["bank_account"] = self.w.token("bank", intent.bank_account)
-            return event
+            return self._bank_event(eid, ts, account, session, intent.bank_account)
         return None
+
+    def _order_event(self, eid: str, ts_s: float, ts: str, account: str, session: _Session,
+                     code: str, side: str, quantity: int, order_type: str,
+                     limit: float | None) -> dict[str, Any] | None:
+        """An order clipped to the books (None when nothing is left: no shares to sell,
+        no cash for one lot)."""
+        books = self.books[account]
+        price = self.market.price_minor(code, ts_s)
+        if side == "sell":
+            quantity = min(quantity, books.holdings.get(code, 0))
+        else:
+            cost = self.market.notional_jpy(code, price, quantity)
+            if cost > books.cash_jpy:
+                lot = self.w.symbols[code].lot_size
+                per_lot = self.market.notional_jpy(code, price, lot) or 1
+                quantity = books.cash_jpy // per_lot * lot
+        if quantity <= 0:
+            return None
+        event = self._common(eid, ts, "order", account, session)
+        event["order_id"] = "o-" + eid
+        event["symbol"], event["side"], event["quantity"] = code, side, quantity
+        event["order_type"], event["limit_price"] = order_type, limit
+        event["notional_jpy"] = self.market.notional_jpy(code, price, quantity)
+        event["_price"] = price
+        return event
+
+    def _withdrawal_event(self, eid: str, ts: str, account: str, session: _Session,
+                          amount_jpy: int) -> dict[str, Any] | None:
+        books = self.books[account]
+        amount = min(amount_jpy, books.cash_jpy)
+        if amount <= 0:
+            return None
+        event = self._common(eid, ts, "withdrawal", account, session)
+        event["amount_jpy"], event["bank_account"] = amount, books.bank
+        return event
+
+    def _bank_event(self, eid: str, ts: str, account: str, session: _Session,
+                    bank_account: str) -> dict[str, Any]:
+        event = self._common(eid, ts, "bank_account_change", account, session)
+        event["bank_account"] = self.w.token("bank", bank_account)
+        return event
 
     def _emit(self, event: dict[str, Any], ts_s: float,
               label: Mapping[str, Any]) -> dict[str, Any]:
@@ -596,7 +610,7 @@ class ClosedLoop:
                 books.holdings[code] = left
             else:
                 books.holdings.pop(code, None)
-        self.market.trade(code, side, quantity, utc(ts_s))
+        self.market.trade(code, side, quantity, ts_s)
         if attack is not None:
             self._count_fraud_fill(event, attack, side, notional)
 
@@ -623,9 +637,6 @@ class ClosedLoop:
 
     # -- labels ---------------------------------------------------------------------------
 
-    def _legit_label(self, iid: str, account: str) -> dict[str, Any]:
-        return _legit_label(iid, self.proofs.customer(self._enrolled_of(account)))
-
     @staticmethod
     def _fraud_label(a: AttackIntent, crew: _Crew) -> dict[str, Any]:
         label: dict[str, Any] = {"id": a.id, "fraud": True, "campaign": a.campaign,
@@ -645,7 +656,7 @@ class ClosedLoop:
         points, prices = self._points, self.metrics.prices
         while self._next_point < len(points) and points[self._next_point][0] <= until_s:
             at_s, text, code = points[self._next_point]
-            price = self.market.price_minor(code, utc(at_s))
+            price = self.market.price_minor(code, at_s)
             per_unit = self.w.symbols[code].minor_per_unit
             prices.setdefault(code, []).append([text, price / per_unit])
             self._next_point += 1

@@ -31,7 +31,7 @@ from kabuguard.broker.symbols import Symbol, load_symbols
 from kabuguard.domain.events import JST
 from kabuguard.domain.netinfo import IpRanges
 from kabuguard.guard.policy import Policy, load_policy
-from kabuguard.sim.behaviour import Intent, OrderIntent, iter_intents
+from kabuguard.sim.behaviour import OrderIntent
 from kabuguard.sim.books import Market
 from kabuguard.sim.campaigns import (
     BENEFICIARY,
@@ -41,6 +41,7 @@ from kabuguard.sim.campaigns import (
     plan_campaigns,
 )
 from kabuguard.sim.export import IP_RANGES_FILE, SYMBOLS_FILE, write_symbols
+from kabuguard.sim.intents import iter_legit_days, ts_text
 from kabuguard.sim.loop import ClosedLoop, CrewAccount, DecisionPoint, World
 from kabuguard.sim.population import (
     SimCustomer,
@@ -60,6 +61,7 @@ DEFAULT_START = date(2025, 4, 1)
 PRICE_STEP = timedelta(minutes=30)
 CREW_CASH_JPY = 1_000_000       # a crew's own account keeps some cash besides its buys
 CREW_OPENED_DAYS = 60           # crews open their accounts weeks ahead (assumed)
+WORKER_FROM_CUSTOMER_DAYS = 200_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +91,12 @@ def stream_guard(policy: Policy, symbols: Mapping[str, dict[str, Any]],
     return StreamGuard(policy, symbols, accounts, risk=risk, ip_ranges=networks)
 
 
+def _workers(customers: int, days: int) -> int:
+    """One intent worker beside the loop for a run worth a process (the loop and the
+    intent model then share two cores); none for a small one."""
+    return 1 if customers * days >= WORKER_FROM_CUSTOMER_DAYS else 0
+
+
 def compared_configs() -> list[Config]:
     """The comparison's ten configurations: each preset without and with risk."""
     return [Config(load_policy(name), risk) for name in COMPARED_PRESETS
@@ -98,11 +106,14 @@ def compared_configs() -> list[Config]:
 def run_simulation(*, customers: int, days: int, seed: int, policy: Policy, risk: bool,
                    out: Path, scenario: Scenario, start: date | None = None,
                    progress: Callable[[int], None] | None = None,
-                   decision_point: DecisionPointFactory | None = None) -> dict[str, Any]:
+                   decision_point: DecisionPointFactory | None = None,
+                   workers: int | None = None) -> dict[str, Any]:
     """Run one configuration into ``out``; return its metrics (also in metrics.json).
 
     ``progress`` is called with the number of simulated days done. ``decision_point``
-    builds the decision point (default: :func:`stream_guard`).
+    builds the decision point (default: :func:`stream_guard`). ``workers``: processes
+    generating the customers' intents beside the loop (default: one for a large run,
+    none for a small one; the output does not depend on it).
 
     Raises ValueError for a negative size or days; OSError when ``out`` cannot be
     written.
@@ -110,14 +121,16 @@ def run_simulation(*, customers: int, days: int, seed: int, policy: Policy, risk
     config = Config(policy, risk)
     metrics = _run([config], {config.name: out}, customers=customers, days=days, seed=seed,
                    scenario=scenario, start=start or DEFAULT_START, progress=progress,
-                   decision_point=decision_point or stream_guard)
+                   decision_point=decision_point or stream_guard,
+                   workers=_workers(customers, days) if workers is None else workers)
     return metrics[0]
 
 
 def run_compare(*, customers: int, days: int, seed: int, out: Path, scenario: Scenario,
                 start: date | None = None, progress: Callable[[int], None] | None = None,
                 decision_point: DecisionPointFactory | None = None,
-                configs: Sequence[Config] | None = None) -> dict[str, Any]:
+                configs: Sequence[Config] | None = None,
+                workers: int | None = None) -> dict[str, Any]:
     """Run every configuration (:func:`compared_configs`) on the same population and
     attacks, one subdirectory of ``out`` each; write the side-by-side metrics.json
     ``{"run": ..., "configs": [...]}`` and report; return it."""
@@ -126,7 +139,8 @@ def run_compare(*, customers: int, days: int, seed: int, out: Path, scenario: Sc
     per_config = _run(configs, {c.name: out / c.name for c in configs},
                       customers=customers, days=days, seed=seed, scenario=scenario,
                       start=start or DEFAULT_START, progress=progress,
-                      decision_point=decision_point or stream_guard)
+                      decision_point=decision_point or stream_guard,
+                      workers=_workers(customers, days) if workers is None else workers)
     run = {k: v for k, v in per_config[0]["run"].items() if k != "events"}
     run["seconds"] = round(time.perf_counter() - started, 3)
     metrics = {"run": run, "configs": per_config}
@@ -143,7 +157,7 @@ def run_compare(*, customers: int, days: int, seed: int, out: Path, scenario: Sc
 def _run(configs: Sequence[Config], outs: Mapping[str, Path], *, customers: int, days: int,
          seed: int, scenario: Scenario, start: date,
          progress: Callable[[int], None] | None,
-         decision_point: DecisionPointFactory) -> list[dict[str, Any]]:
+         decision_point: DecisionPointFactory, workers: int) -> list[dict[str, Any]]:
     if customers < 0 or days < 0:
         msg = "customers and days must not be negative"
         raise ValueError(msg)
@@ -184,7 +198,7 @@ def _run(configs: Sequence[Config], outs: Mapping[str, Path], *, customers: int,
                                           networks),
             market=Market(symbols, start=start_dt), out=out))
     _drive(loops, population, attacks, days=days, start=start, seed=seed, scenario=scenario,
-           symbols=symbol_list, start_s=start_s, progress=progress)
+           symbols=symbol_list, start_s=start_s, workers=workers, progress=progress)
     seconds = round(time.perf_counter() - started, 3)
     months = _months(start, days)
     names = {code: s.name for code, s in symbols.items()}
@@ -210,71 +224,38 @@ def _run(configs: Sequence[Config], outs: Mapping[str, Path], *, customers: int,
 
 def _drive(loops: Sequence[ClosedLoop], population: list[SimCustomer],
            attacks: list[AttackIntent], *, days: int, start: date, seed: int,
-           scenario: Scenario, symbols: list[Symbol], start_s: float,
+           scenario: Scenario, symbols: list[Symbol], start_s: float, workers: int,
            progress: Callable[[int], None] | None) -> None:
-    """Feed every intent, customers' and crews', in time order to every loop."""
-    legit = _legit_days(population, days=days, start=start, seed=seed, scenario=scenario,
-                        symbols=symbols, start_s=start_s)
-    pending = iter(attacks)
-    nxt = next(pending, None)
-    for day, intents in enumerate(legit):
+    """Feed every intent, customers' and crews', in time order to every loop (a crew's
+    intent before a customer's of the same second)."""
+    legit = iter_legit_days(population, days=days, start=start, seed=seed,
+                            scenario=scenario, symbols=symbols, start_s=start_s,
+                            workers=workers)
+    pending = iter([(a.ts.timestamp(), a) for a in attacks])
+    crew = next(pending, None)
+    steps = [loop.legit for loop in loops]
+    for day, records in enumerate(legit):
         day_end = start_s + (day + 1) * 86_400
-        counters: dict[str, int] = {}
-        for intent, ts_s in intents:
-            while nxt is not None and nxt.ts.timestamp() < ts_s:
-                _attack(loops, nxt)
-                nxt = next(pending, None)
-            account = intent.account
-            k = counters.get(account, 0)
-            counters[account] = k + 1
-            iid = f"{account}.{day}.{k}"
-            ts = _ts_text(ts_s)
-            for loop in loops:
-                loop.legit(iid, intent, ts_s, ts)
-        while nxt is not None and nxt.ts.timestamp() < day_end:
-            _attack(loops, nxt)
-            nxt = next(pending, None)
+        for r in records:
+            while crew is not None and crew[0] <= r[0]:
+                _attack(loops, *crew)
+                crew = next(pending, None)
+            for step in steps:
+                step(r)
+        while crew is not None and crew[0] < day_end:
+            _attack(loops, *crew)
+            crew = next(pending, None)
         if progress is not None:
             progress(day + 1)
-    while nxt is not None:
-        _attack(loops, nxt)
-        nxt = next(pending, None)
+    while crew is not None:
+        _attack(loops, *crew)
+        crew = next(pending, None)
 
 
-def _attack(loops: Sequence[ClosedLoop], a: AttackIntent) -> None:
-    ts_s = a.ts.timestamp()
-    ts = _ts_text(ts_s)
+def _attack(loops: Sequence[ClosedLoop], ts_s: float, a: AttackIntent) -> None:
+    ts = ts_text(ts_s)
     for loop in loops:
         loop.attack(a, ts_s, ts)
-
-
-def _legit_days(population: list[SimCustomer], *, days: int, start: date, seed: int,
-                scenario: Scenario, symbols: list[Symbol],
-                start_s: float) -> Iterator[list[tuple[Intent, float]]]:
-    """The customers' intents with their epoch seconds, one JST day's list at a time."""
-    stream = iter_intents(population, days=days, start=start, scenario=scenario, seed=seed,
-                          symbols=symbols)
-    day_end = start_s + 86_400
-    today: list[tuple[Intent, float]] = []
-    done = 0
-    for intent in stream:
-        ts_s = intent.ts.timestamp()
-        while ts_s >= day_end:
-            yield today
-            today, done, day_end = [], done + 1, day_end + 86_400
-        today.append((intent, ts_s))
-    while done < days:
-        yield today
-        today, done = [], done + 1
-
-
-def _ts_text(ts_s: float) -> str:
-    """RFC 3339 in JST of whole epoch seconds.
-
-    >>> _ts_text(1743465600.0)
-    '2025-04-01T09:00:00+09:00'
-    """
-    return time.strftime("%Y-%m-%dT%H:%M:%S+09:00", time.gmtime(ts_s + 9 * 3600))
 
 
 # --------------------------------------------------------------------------------------
@@ -414,7 +395,7 @@ def _price_points(campaigns: Sequence[Campaign], symbols: Mapping[str, Symbol], 
                 end = datetime.combine(day, close, tzinfo=hours.tz)
                 while at <= end:
                     ts_s = at.timestamp()
-                    points.append((ts_s, _ts_text(ts_s), code))
+                    points.append((ts_s, ts_text(ts_s), code))
                     at += PRICE_STEP
     points.sort()
     return points
