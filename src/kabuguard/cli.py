@@ -278,6 +278,67 @@ def sim_population(
     err.print(f"wrote {result.customers} customers to {out}")
 
 
+def _count_lines(path: Path) -> int:
+    """Lines in a file, for a progress bar's total (cheap: bytes, not JSON)."""
+    count = 0
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            count += chunk.count(b"\n")
+    return count
+
+
+@app.command("replay")
+@friendly
+def replay_command(
+    symbols: Annotated[Path, typer.Option("--symbols", help="symbols.jsonl (EVENTS.md).")],
+    events: Annotated[Path, typer.Option("--events", help="events.jsonl, in time order.")],
+    out: Annotated[Path, typer.Option("--out", help="Directory for decisions.jsonl.")],
+    accounts: Annotated[Path | None, typer.Option(
+        "--accounts", help="accounts.jsonl: the snapshot at the stream's start.")] = None,
+    policy: Annotated[str, typer.Option(
+        "--policy", help="Policy preset name or YAML file.")] = "jsda_2025_mandatory",
+    rules: Annotated[Path | None, typer.Option(
+        "--rules", help="Risk rules YAML (default: the shipped rules).")] = None,
+    no_risk: Annotated[bool, typer.Option(
+        "--no-risk", help="Policy alone, without the risk engine.")] = False,
+    ip_ranges: Annotated[Path | None, typer.Option(
+        "--ip-ranges", help="cidr,country,asn,kind table (default: ip_ranges.csv beside "
+                            "the events, else KABUGUARD_IP_RANGES).")] = None,
+) -> None:
+    """Decide every event of a stream, as the guard would have: decisions.jsonl."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    from kabuguard.guard.interfaces import PolicyError
+    from kabuguard.guard.policy import load_policy
+    from kabuguard.risk.replay import replay
+    from kabuguard.risk.rules import RuleError, load_rules
+    from kabuguard.risk.stream import StreamError
+
+    for path in (symbols, events, accounts, rules, ip_ranges):
+        if path is not None and not path.is_file():
+            raise CliError(f"{path}: no such file")
+    try:
+        loaded_policy = load_policy(policy)
+        loaded_rules = load_rules(rules) if rules is not None else None
+    except (PolicyError, RuleError) as exc:
+        raise CliError(str(exc)) from None
+    total = _count_lines(events)
+    try:
+        with Progress("[progress.description]{task.description}", BarColumn(),
+                      MofNCompleteColumn(), TimeRemainingColumn(), console=err,
+                      transient=True) as progress:
+            task = progress.add_task("events", total=total)
+            result = replay(symbols=symbols, accounts=accounts, events=events, out=out,
+                            policy=loaded_policy, rules=loaded_rules, risk=not no_risk,
+                            ip_ranges=ip_ranges,
+                            progress=lambda n: progress.advance(task, n))
+    except (StreamError, ValueError) as exc:
+        raise CliError(str(exc)) from None
+    summary = ", ".join(f"{k} {v:,}" for k, v in sorted(result.decisions.items()))
+    err.print(f"decided {result.events:,} events ({summary}); {result.alerts:,} alerts; "
+              f"wrote {result.out / 'decisions.jsonl'}")
+
+
 @leaked_app.command("import")
 @friendly
 def leaked_import(
@@ -536,6 +597,68 @@ def keygen() -> None:
     from kabuguard.crypto import generate_key
 
     out.print(generate_key(), highlight=False)
+
+
+@app.command()
+@friendly
+def evaluate(
+    events: Annotated[Path, typer.Option("--events", help="events.jsonl (EVENTS.md).")],
+    labels: Annotated[Path, typer.Option("--labels", help="labels.jsonl: which events are fraud.")],
+    decisions: Annotated[Path, typer.Option("--decisions", help="decisions.jsonl: the guard's answers.")],
+    accounts: Annotated[Path | None, typer.Option(
+        "--accounts", help="accounts.jsonl: counts customers without events as legitimate accounts.")] = None,
+    json_out: Annotated[Path | None, typer.Option(
+        "--json", help="Also write the evaluation as JSON to this file.")] = None,
+) -> None:
+    """Score decisions against labels: fraud stopped (events, yen, accounts) and friction."""
+    from kabuguard.risk.evaluate import EvaluationError
+    from kabuguard.risk.evaluate import evaluate as run_evaluation
+    from kabuguard.risk.stream import StreamError, iter_events, read_accounts, read_decisions, read_labels
+
+    try:
+        result = run_evaluation(iter_events(events), read_labels(labels), read_decisions(decisions),
+                                accounts=read_accounts(accounts) if accounts else None).to_dict()
+    except (StreamError, EvaluationError) as exc:
+        raise CliError(str(exc)) from None
+
+    def share(x: float | None) -> str:
+        return "—" if x is None else f"{x:.1%}"
+
+    def rate(x: float | None) -> str:
+        return "—" if x is None else f"{x:,.2f}"
+
+    table = Table(title="fraud stopped")
+    table.add_column("attack", no_wrap=True)
+    for column in ("fraud events", "stopped", "fraud ¥", "stopped ¥", "¥ share", "accounts",
+                   "stopped before 1st order", "share"):
+        # A narrow terminal folds a number onto two lines rather than hide its digits.
+        table.add_column(column, justify="right", overflow="fold")
+    rows = [*result["by_attack"].items(), ("all", result["overall"])]
+    for attack, t in rows:
+        table.add_row(attack, f"{t['fraud_events']:,}", f"{t['stopped_events']:,}",
+                      f"{t['money_fraud_jpy']:,}", f"{t['money_stopped_jpy']:,}",
+                      share(t["money_stopped_share"]), f"{t['compromised_accounts']:,}",
+                      f"{t['accounts_stopped_before_first_order']:,}",
+                      share(t["accounts_stopped_before_first_order_share"]),
+                      style="bold" if attack == "all" else None)
+    out.print(table)
+    f = result["friction"]
+    friction = Table(title="friction on legitimate customers", show_header=False)
+    for label, value in (
+            ("sessions", f"{f['legit_sessions']:,}"),
+            ("challenges", f"{f['challenges']:,} "
+                           f"({rate(f['challenges_per_1000_sessions'])} per 1,000 sessions)"),
+            ("orders and withdrawals", f"{f['legit_orders_withdrawals']:,}"),
+            ("holds and denials", f"{f['holds_denials']:,} ({rate(f['holds_denials_per_1000'])} per 1,000)"),
+            ("accounts", f"{f['legit_accounts']:,}"),
+            ("accounts frozen", f"{f['legit_accounts_frozen']:,} "
+                                f"({rate(f['frozen_per_10000_accounts'])} per 10,000)"),
+            ("stopped by a challenge they cannot pass", f"{f['legit_stopped_by_unpassable_challenge']:,}")):
+        friction.add_row(label, value)
+    out.print(friction)
+    if json_out is not None:
+        json_out.write_text(json.dumps(result, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        err.print(f"wrote {json_out}")
 
 
 def _safe_url(url: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from kabuguard.domain.assurance import Level
 from kabuguard.domain.events import RequestContext
@@ -22,6 +22,11 @@ class RiskResult:
     required_level: Level | None = None
     score: float = 0.0
     reasons: tuple[str, ...] = ()
+    # Side effects the engine takes with its answer (EVENTS.md decision ``actions``:
+    # freeze_account, restrict_symbol, revoke_session, notify).
+    effects: tuple[dict[str, Any], ...] = ()
+    # Rules that ran in shadow mode and would have fired: reported, never acted on.
+    shadow: tuple[str, ...] = ()
 
 
 class RiskScorer(Protocol):
@@ -57,7 +62,8 @@ class Guard:
 
     def check(self, action: Action, actor: Actor, context: RequestContext, *,
               now: datetime,
-              strongest_enrolled: Level | Callable[[], Level] = Level.PASSWORD) -> Decision:
+              strongest_enrolled: Level | Callable[[], Level] = Level.PASSWORD,
+              risk: RiskResult | None = None) -> Decision:
         """Decide whether ``actor`` may do ``action`` now.
 
         A ``Restriction`` of the actor covering ``action`` denies it until it ends,
@@ -68,6 +74,10 @@ class Guard:
         its published date has not passed, else the customer must enrol first. It may be
         a function: it is then called only when the actor's level falls short (a look-up
         the common case, a password login under a password policy, does not pay for).
+
+        ``risk``: a result the caller has already scored for this very event (the
+        stream guard, which scores the interchange event with the engine); when None,
+        the guard asks its own ``RiskScorer``.
 
         Returns a Decision; never raises for a known action.
         """
@@ -93,7 +103,8 @@ class Guard:
                 and enrolled() >= interim.level):
             required = interim.level
             reasons.append("interim_alternative")
-        risk = self.risk.score(action, actor, context, now=now)
+        if risk is None:
+            risk = self.risk.score(action, actor, context, now=now)
         if risk.outcome is not Outcome.ALLOW or risk.required_level or risk.reasons:
             sources.append("risk")
             reasons.extend(risk.reasons)
@@ -116,7 +127,7 @@ class Guard:
         return Decision(outcome, action,
                         required_level=required if outcome is Outcome.CHALLENGE else None,
                         reasons=tuple(reasons), sources=tuple(sources),
-                        policy=self.policy.name)
+                        effects=risk.effects, policy=self.policy.name)
 
     def check_last_strong_removal(self, actor: Actor, *, method_level: Level,
                                   now: datetime) -> Decision:
