@@ -34,7 +34,7 @@ device id.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
@@ -43,6 +43,7 @@ import orjson
 
 from kabuguard.broker.symbols import Symbol
 from kabuguard.domain.netinfo import IpRanges
+from kabuguard.risk.evaluate import Evaluator
 from kabuguard.sim.behaviour import (
     BankChangeIntent,
     LoginIntent,
@@ -177,7 +178,8 @@ class ClosedLoop:
 
     def __init__(self, world: World, *, proofs: ProofTable,
                  enrolled: Callable[[SimCustomer], tuple[str, ...]],
-                 decision_point: DecisionPoint, market: Market, out: Path) -> None:
+                 decision_point: DecisionPoint, market: Market, out: Path,
+                 accounts: Iterable[str] = ()) -> None:
         self.w = world
         self.proofs = proofs
         self.enrolled = enrolled
@@ -200,7 +202,11 @@ class ClosedLoop:
         self.revoked: set[str] = set()
         self._points = world.price_points
         self._next_point = 0
-        self._enrolled: dict[int, tuple[str, ...]] = {}
+        # EVENTS.md's evaluation, fed as the files are written (reading a big run back
+        # would hold every label and decision in memory): one-entry maps of the event's.
+        self._label: dict[str, Mapping[str, Any]] = {}
+        self._decision: dict[str, Mapping[str, Any]] = {}
+        self.evaluator = Evaluator(self._label, self._decision, accounts)  # type: ignore[arg-type]
 
     # -- customers ----------------------------------------------------------------------
 
@@ -542,6 +548,11 @@ class ClosedLoop:
         event["_ts"] = ts_s
         decision = self.dp.decide(event)
         self._decisions.write(decision)
+        eid = event["id"]
+        self._label.clear()
+        self._decision.clear()
+        self._label[eid], self._decision[eid] = label, decision
+        self.evaluator.add(event)
         if price is not None:
             event["_price"] = price
         m = self.metrics

@@ -31,6 +31,7 @@ from kabuguard.broker.symbols import Symbol, load_symbols
 from kabuguard.domain.events import JST
 from kabuguard.domain.netinfo import IpRanges
 from kabuguard.guard.policy import Policy, load_policy
+from kabuguard.risk.stream_guard import StreamGuard
 from kabuguard.sim.behaviour import OrderIntent
 from kabuguard.sim.books import Market
 from kabuguard.sim.campaigns import (
@@ -51,6 +52,7 @@ from kabuguard.sim.population import (
     to_account_record,
 )
 from kabuguard.sim.proof import BENEFICIARY_METHODS, ProofTable, enrolled_methods
+from kabuguard.sim.report import write_compare_report, write_report
 from kabuguard.sim.scenario import ATTACKS, Scenario
 
 ACCOUNTS_FILE = "accounts.jsonl"
@@ -86,8 +88,6 @@ def stream_guard(policy: Policy, symbols: Mapping[str, dict[str, Any]],
                  accounts: Mapping[str, Mapping[str, Any]], risk: bool,
                  networks: IpRanges) -> DecisionPoint:
     """The real decision point: the guard over a stream, policy and risk engine."""
-    from kabuguard.risk.stream_guard import StreamGuard  # noqa: PLC0415 - heavy, lazy
-
     return StreamGuard(policy, symbols, accounts, risk=risk, ip_ranges=networks)
 
 
@@ -196,7 +196,7 @@ def _run(configs: Sequence[Config], outs: Mapping[str, Path], *, customers: int,
             world, proofs=ProofTable(config.policy), enrolled=enrolled,
             decision_point=decision_point(config.policy, interchange, accounts, config.risk,
                                           networks),
-            market=Market(symbols, start=start_dt), out=out))
+            market=Market(symbols, start=start_dt), out=out, accounts=records))
     _drive(loops, population, attacks, days=days, start=start, seed=seed, scenario=scenario,
            symbols=symbol_list, start_s=start_s, workers=workers, progress=progress)
     seconds = round(time.perf_counter() - started, 3)
@@ -213,9 +213,7 @@ def _run(configs: Sequence[Config], outs: Mapping[str, Path], *, customers: int,
                     "events": counted.events, "seconds": seconds},
             **counted.parts(months=months, symbol_names=names),
         }
-        evaluation = _evaluation(outs[config.name])
-        if evaluation is not None:
-            metrics["evaluation"] = evaluation
+        metrics["evaluation"] = loop.evaluator.result().to_dict()
         _write_json(outs[config.name] / METRICS_FILE, metrics)
         _report(outs[config.name], metrics, compare=False)
         results.append(metrics)
@@ -424,32 +422,8 @@ def _write_json(path: Path, obj: Mapping[str, Any]) -> None:
     path.write_text(json.dumps(obj, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
 
 
-def _evaluation(out: Path) -> dict[str, Any] | None:
-    """EVENTS.md's evaluation of the run's files (kabuguard.risk.evaluate), or None
-    while that module is not in this tree."""
-    try:
-        from kabuguard.risk.evaluate import evaluate  # noqa: PLC0415
-        from kabuguard.risk.stream import (  # noqa: PLC0415
-            iter_events,
-            read_accounts,
-            read_decisions,
-            read_labels,
-        )
-    except ImportError:
-        return None
-    result = evaluate(iter_events(out / "events.jsonl"), read_labels(out / "labels.jsonl"),
-                      read_decisions(out / "decisions.jsonl"),
-                      accounts=read_accounts(out / ACCOUNTS_FILE))
-    return result.to_dict()
-
-
 def _report(out: Path, metrics: dict[str, Any], *, compare: bool) -> None:
-    """report.html (kabuguard.sim.report), skipped while that module is not in this tree."""
-    try:
-        from kabuguard.sim import report  # noqa: PLC0415
-    except ImportError:
-        return
     if compare:
-        report.write_compare_report(out, metrics)
+        write_compare_report(out, metrics)
     else:
-        report.write_report(out, metrics)
+        write_report(out, metrics)

@@ -1,4 +1,5 @@
-"""The closed loop (sim/loop.py, sim/run.py) with a policy-only decision point."""
+"""The closed loop (sim/loop.py, sim/run.py) through the real decision point
+(StreamGuard), policy only unless a test says otherwise."""
 
 from __future__ import annotations
 
@@ -13,9 +14,12 @@ import jsonschema
 import pytest
 from typer.testing import CliRunner
 
-from factories.policy_guard import FreezeOnUnknownNetwork, PolicyGuard, policy_guard
 from kabuguard.cli import app
-from kabuguard.guard.policy import load_policy
+from kabuguard.domain.netinfo import IpRanges
+from kabuguard.guard.policy import Policy, load_policy
+from kabuguard.risk.evaluate import evaluate
+from kabuguard.risk.stream import iter_events, read_accounts, read_decisions, read_labels
+from kabuguard.risk.stream_guard import StreamGuard
 from kabuguard.sim import run as sim_run
 from kabuguard.sim.run import Config, run_compare, run_simulation
 from kabuguard.sim.scenario import parse_scenario
@@ -36,6 +40,50 @@ ATTACKS = """  attacks:
 """
 START_2025 = date(2025, 4, 1)       # a Tuesday; JSDA interim alternative in force
 AFTER_INTERIM = date(2026, 4, 7)    # a Tuesday after 2026-03-31: passkeys only
+
+
+def policy_guard(policy: Policy, symbols: Any, accounts: Any, _risk: bool,
+                 networks: IpRanges) -> StreamGuard:
+    """The decision point without the risk engine: the policy's answers alone."""
+    return StreamGuard(policy, symbols, accounts, risk=False, ip_ranges=networks)
+
+
+class FreezeOnUnknownNetwork(StreamGuard):
+    """Freezes an account at a successful login from a hosting or VPN address it never
+    used (how the crews log in; a traveller's hotel line is residential)."""
+
+    def __init__(self, policy: Policy, symbols: Any, accounts: Any, _risk: bool,
+                 networks: IpRanges) -> None:
+        super().__init__(policy, symbols, accounts, risk=False, ip_ranges=networks)
+        self.known = {a: {n["ip"] for n in r.get("networks", ())} for a, r in accounts.items()}
+
+    def decide(self, event: Any) -> dict[str, Any]:
+        out = super().decide(event)
+        account = event["account"]
+        if (event["type"] == "login" and event.get("outcome") == "success"
+                and out["decision"] == "allow" and event.get("ip_kind") in ("hosting", "vpn")
+                and event["ip"] not in self.known.get(account, ())):
+            self.frozen.add(account)   # the guard denies the account from now on
+            out["decision"] = "deny"
+            out["reasons"].append("unknown_remote_network")
+            out["actions"].append({"type": "freeze_account", "account": account})
+        return out
+
+
+class ChallengeEveryOrder(StreamGuard):
+    """The policy, plus an ``otp`` challenge for every order submitted without a
+    step-up (a stand-in for a risk engine that distrusts every order)."""
+
+    def __init__(self, policy: Policy, symbols: Any, accounts: Any, _risk: bool,
+                 networks: IpRanges) -> None:
+        super().__init__(policy, symbols, accounts, risk=False, ip_ranges=networks)
+
+    def decide(self, event: Any) -> dict[str, Any]:
+        out = super().decide(event)
+        if event["type"] == "order" and out["decision"] == "allow" and not event.get(
+                "methods"):
+            out.update(decision="challenge", level="otp")
+        return out
 
 
 def busy(rate: int = 600, abandon: float | None = None) -> Any:
@@ -143,6 +191,16 @@ def test_metrics_have_the_agreed_shape(baseline):
                                               for a in m["by_attack"].values())
     assert m["monthly"][0]["trades"] == sum(a["orders_executed"]
                                             for a in m["by_attack"].values())
+
+
+def test_the_evaluation_is_that_of_the_files_read_back(baseline):
+    out = baseline.out
+    again = evaluate(iter_events(out / "events.jsonl"), read_labels(out / "labels.jsonl"),
+                     read_decisions(out / "decisions.jsonl"),
+                     accounts=read_accounts(out / "accounts.jsonl")).to_dict()
+    assert baseline.metrics["evaluation"] == again
+    assert again["overall"]["fraud_events"] == len(baseline.fraud())
+    assert (out / "report.html").read_text(encoding="utf-8").count("<svg") >= 1
 
 
 def test_two_runs_are_byte_identical(tmp_path, baseline):
@@ -253,13 +311,8 @@ def test_a_pump_shows_in_the_price_and_pays_the_crew(baseline):
 
 
 def test_a_frozen_account_stops_its_attacker(tmp_path):
-    guards: list[FreezeOnUnknownNetwork] = []
-
-    def freezing(*args: Any) -> FreezeOnUnknownNetwork:
-        guards.append(FreezeOnUnknownNetwork(*args))
-        return guards[0]
-
-    run = Run(tmp_path, simulate(tmp_path, "baseline_2024", decision_point=freezing))
+    run = Run(tmp_path, simulate(tmp_path, "baseline_2024",
+                                 decision_point=FreezeOnUnknownNetwork))
     frozen_at: dict[str, int] = {}
     for n, e in enumerate(run.events):
         for action in run.decisions[e["id"]]["actions"]:
@@ -278,14 +331,8 @@ def test_a_frozen_account_stops_its_attacker(tmp_path):
 
 
 def test_a_frozen_customer_tries_until_the_end_of_the_day(tmp_path):
-    guards: list[FreezeOnUnknownNetwork] = []
-
-    def freezing(*args: Any) -> FreezeOnUnknownNetwork:
-        guards.append(FreezeOnUnknownNetwork(*args))
-        return guards[0]
-
-    run = Run(tmp_path, simulate(tmp_path, "baseline_2024", decision_point=freezing,
-                                 days=5))
+    run = Run(tmp_path, simulate(tmp_path, "baseline_2024",
+                                 decision_point=FreezeOnUnknownNetwork, days=5))
     frozen_day: dict[str, str] = {}
     for e in run.events:
         if run.labels[e["id"]]["fraud"]:
@@ -300,19 +347,6 @@ def test_a_frozen_customer_tries_until_the_end_of_the_day(tmp_path):
         if e["account"] in frozen_day and not run.labels[e["id"]]["fraud"]:
             assert run.decisions[e["id"]]["decision"] == "deny"
     assert run.metrics["friction"]["customers_blocked"] >= len(frozen_day)
-
-
-class ChallengeEveryOrder(PolicyGuard):
-    """The policy, plus an ``otp`` challenge for every order that has none (a stand-in
-    for a risk engine that distrusts every order)."""
-
-    def after(self, event: dict[str, Any], out: dict[str, Any]) -> dict[str, Any]:
-        if event["type"] == "order" and out["decision"] == "allow" and not event.get(
-                "methods"):
-            out.update(decision="challenge", level="otp")
-            if event.get("session") in self.sessions:
-                self.sessions[event["session"]][3] = 2
-        return out
 
 
 @pytest.mark.parametrize("share", [0.0, 1.0])
@@ -333,6 +367,20 @@ def test_customers_abandon_the_scenarios_share_of_passable_challenges(tmp_path, 
         if e["session"] in after and not run.labels[e["id"]]["fraud"]:
             seen[e["session"]] += 1
     assert all(count == 2 for count in seen.values())   # its login and the order
+
+
+def test_the_risk_engine_runs_in_the_loop(tmp_path):
+    """With risk on, the loop still keeps its promises (one decision and label per
+    event, nothing after a stopped attempt) and the engine's answers reach the books."""
+    metrics = run_simulation(customers=1200, days=3, seed=5,
+                             policy=load_policy("baseline_2024"), risk=True, out=tmp_path,
+                             scenario=busy(), start=START_2025)
+    run = Run(tmp_path, metrics)
+    assert metrics["config"]["name"] == "baseline_2024+risk"
+    assert len(run.decisions) == len(run.labels) == len(run.events)
+    verdicts = {d["decision"] for d in run.decisions.values()}
+    assert verdicts - {"allow"}   # the engine asked, held or denied something
+    assert metrics["evaluation"]["overall"]["fraud_events"] == len(run.fraud())
 
 
 # -- comparison and command line ---------------------------------------------------------
@@ -366,18 +414,17 @@ def test_the_configurations_compared_are_the_five_presets_with_and_without_risk(
 
 
 def test_the_command_runs_one_configuration_and_a_comparison(tmp_path, monkeypatch):
-    monkeypatch.setattr(sim_run, "stream_guard", policy_guard)
     one = tmp_path / "one"
     result = CliRunner().invoke(app, ["simulate", "--customers", "300", "--days", "2",
                                       "--seed", "2", "--policy", "email_otp_mandatory",
-                                      "--no-risk", "--start", "2025-04-01",
-                                      "--out", str(one)])
+                                      "--start", "2025-04-01", "--out", str(one)])
     assert result.exit_code == 0, result.output
     for name in ("symbols.jsonl", "accounts.jsonl", "events.jsonl", "labels.jsonl",
                  "decisions.jsonl", "metrics.json"):
         assert (one / name).is_file(), name
     saved = json.loads((one / "metrics.json").read_text(encoding="utf-8"))
-    assert saved["config"]["name"] == "email_otp_mandatory"
+    assert saved["config"]["name"] == "email_otp_mandatory+risk"
+    assert (one / "report.html").is_file()
     assert saved["run"]["customers"] == 300 and saved["run"]["start"] == "2025-04-01"
     monkeypatch.setattr(sim_run, "COMPARED_PRESETS", ("baseline_2024", "emoji_all_trades"))
     both = tmp_path / "both"
@@ -387,6 +434,7 @@ def test_the_command_runs_one_configuration_and_a_comparison(tmp_path, monkeypat
     assert sorted(p.name for p in both.iterdir() if p.is_dir()) == [
         "baseline_2024", "baseline_2024+risk", "emoji_all_trades", "emoji_all_trades+risk"]
     assert len(json.loads((both / "metrics.json").read_text())["configs"]) == 4
+    assert (both / "report.html").is_file()
 
 
 def test_the_command_names_a_bad_policy_in_one_line(tmp_path):
