@@ -109,23 +109,37 @@ class World:
     price_points: Sequence[tuple[float, str, str]]
     attacks: Sequence[str]
     _ip_fields: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _by_info: dict[tuple[Any, ...], dict[str, Any]] = field(default_factory=dict)
 
     def customer(self, account: str) -> SimCustomer:
         return self.customers[int(account[1:])]
 
-    def ip_fields(self, ip: str) -> dict[str, Any]:
-        """The EVENTS.md enrichments of ``ip`` from the simulator's network table."""
+    def ip_fields(self, account: str, ip: str) -> dict[str, Any]:
+        """The EVENTS.md enrichments of ``ip`` (the simulator's network table): from the
+        customer's own networks when it is one of them (no look-up, nothing kept per
+        address), else looked up once (addresses abroad and the crews', a few)."""
+        if account.startswith("C"):
+            for n in self.customer(account).networks:
+                if n.ip == ip:
+                    return self._fields(n.country, n.asn, n.kind)
         found = self._ip_fields.get(ip)
         if found is None:
             info = self.networks.lookup(ip)
-            found = {}
-            if info.country:
-                found["ip_country"] = info.country
-            if info.asn is not None:
-                found["ip_asn"] = info.asn
-            if info.kind in {"residential", "mobile", "hosting", "vpn", "tor"}:
-                found["ip_kind"] = info.kind
-            self._ip_fields[ip] = found
+            found = self._ip_fields[ip] = self._fields(info.country, info.asn, info.kind)
+        return found
+
+    def _fields(self, country: str | None, asn: int | None, kind: str | None
+                ) -> dict[str, Any]:
+        key = (country, asn, kind)
+        found = self._by_info.get(key)
+        if found is None:
+            found = self._by_info[key] = {}
+            if country:
+                found["ip_country"] = country
+            if asn is not None:
+                found["ip_asn"] = asn
+            if kind in {"residential", "mobile", "hosting", "vpn", "tor"}:
+                found["ip_kind"] = kind
         return found
 
     def opening(self, account: str) -> Account:
@@ -139,10 +153,15 @@ class World:
 
 @dataclass(slots=True)
 class _Session:
+    """Where a session's events come from: its id (empty before the login succeeds),
+    address, device, user agent, channel and the address's EVENTS.md enrichments."""
+
     sid: str
     ip: str
     device: str | None
     user_agent: str | None
+    channel: str
+    ip_fields: dict[str, Any]
 
 
 @dataclass(slots=True)
@@ -282,14 +301,15 @@ class ClosedLoop:
         proofs = self.proofs.customer(self.enrolled(c))
         self.metrics.legit_sessions += 1
         label = _legit_label(iid, proofs)
+        where = self._where("", account, ip, device, user_agent)
         for typo in range(typos):
             tid = f"{iid}t{typo}"
-            event = self._login_event(tid, ts, account, c.login_id, ip, device, user_agent)
+            event = self._login_event(tid, ts, account, c.login_id, where)
             event["outcome"], event["methods"] = "bad_password", ["password"]
             self._emit(event, ts_s, {**label, "id": tid})
-        event = self._login_event(iid, ts, account, c.login_id, ip, device, user_agent)
+        event = self._login_event(iid, ts, account, c.login_id, where)
         methods = proofs.login.get(self.dp.needs(event) or "password")
-        session = self._open(event, methods, proofs, ip, device, user_agent)
+        session = self._open(event, methods, proofs, where)
         decision = self._emit(event, ts_s, label)
         if session is None:
             self.metrics.blocked.add(account)
@@ -375,11 +395,10 @@ class ClosedLoop:
         if tally is not None:
             tally.attempts += 1
             self.metrics.month(ts[:7]).attempts += 1
-        event = self._login_event(a.id, ts, account, login_id, intent.ip, intent.device,
-                                  intent.user_agent)
+        where = self._where("", account, intent.ip, intent.device, intent.user_agent)
+        event = self._login_event(a.id, ts, account, login_id, where)
         methods = crew.proofs.login.get(self.dp.needs(event) or "password")
-        session = self._open(event, methods, crew.proofs, intent.ip, intent.device,
-                             intent.user_agent)
+        session = self._open(event, methods, crew.proofs, where)
         decision = self._emit(event, ts_s, self._fraud_label(a, crew))
         if session is None or not self._crew_passes(crew, decision):
             crew.stopped = True
@@ -396,14 +415,14 @@ class ClosedLoop:
             self.metrics.month(ts[:7]).attempts += 1
         stolen = self.customer_sessions.get(account) or self.last_session.get(account)
         sid = stolen.sid if stolen is not None else self._new_sid()
-        crew.session = _Session(sid, intent.ip, intent.device, intent.user_agent)
+        crew.session = self._where(sid, account, intent.ip, intent.device, intent.user_agent)
         crew.replay_pending = True
 
     def _recovery(self, a: AttackIntent, crew: _Crew, intent: RecoveryIntent, ts_s: float,
                   ts: str) -> None:
         event = self._common(a.id, ts, "recovery", intent.account,
-                             _Session("", intent.ip, intent.device, intent.user_agent))
-        event["session"] = None
+                             self._where("", intent.account, intent.ip, intent.device,
+                                         intent.user_agent))
         event["stage"] = "requested"
         need = self.dp.needs(event)
         # The crew controls the mailbox the recovery link and codes go to.
@@ -456,31 +475,36 @@ class ClosedLoop:
         self._sessions += 1
         return f"s{self._sessions}"
 
-    def _common(self, eid: str, ts: str, etype: str, account: str,
+    def _where(self, sid: str, account: str, ip: str, device: str | None,
+               user_agent: str | None) -> _Session:
+        channel = "app" if user_agent and user_agent.startswith(APP_PREFIX) else "web"
+        return _Session(sid, ip, device, user_agent, channel, self.w.ip_fields(account, ip))
+
+    @staticmethod
+    def _common(eid: str, ts: str, etype: str, account: str,
                 session: _Session) -> dict[str, Any]:
-        ua = session.user_agent
         event = {"id": eid, "ts": ts, "type": etype, "account": account,
-                 "session": session.sid,
-                 "channel": "app" if ua and ua.startswith(APP_PREFIX) else "web",
-                 "ip": session.ip, "device": session.device, "user_agent": ua}
-        event.update(self.w.ip_fields(session.ip))
+                 "session": session.sid or None, "channel": session.channel,
+                 "ip": session.ip, "device": session.device,
+                 "user_agent": session.user_agent}
+        event.update(session.ip_fields)
         return event
 
-    def _login_event(self, eid: str, ts: str, account: str, login_id: str, ip: str,
-                     device: str, user_agent: str) -> dict[str, Any]:
-        event = self._common(eid, ts, "login", account, _Session("", ip, device, user_agent))
-        event["session"] = None
+    def _login_event(self, eid: str, ts: str, account: str, login_id: str,
+                     where: _Session) -> dict[str, Any]:
+        event = self._common(eid, ts, "login", account, where)
         event["login_id"] = login_id
         return event
 
     def _open(self, event: dict[str, Any], methods: tuple[str, ...] | None, proofs: Proofs,
-              ip: str, device: str, user_agent: str) -> _Session | None:
+              where: _Session) -> _Session | None:
         """Complete a login event: a session when ``methods`` reach the level asked,
         else ``bad_second_factor`` with what the actor did use."""
         if methods is None:
             event["outcome"], event["methods"] = "bad_second_factor", list(proofs.failed_login)
             return None
-        session = _Session(self._new_sid(), ip, device, user_agent)
+        session = _Session(self._new_sid(), where.ip, where.device, where.user_agent,
+                           where.channel, where.ip_fields)
         event["session"] = session.sid
         event["outcome"], event["methods"] = "success", list(methods)
         return session
