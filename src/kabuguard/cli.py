@@ -595,6 +595,83 @@ def apikey_revoke(
     out.print(f"revoked {info.id} ({info.name}, prefix {info.prefix})", highlight=False)
 
 
+@app.command("simulate")
+@friendly
+def simulate(
+    out: Annotated[Path, typer.Option("--out", help="Directory to write (created if missing).")],
+    customers: Annotated[int, typer.Option(min=0, help="Number of customers.")] = 10_000,
+    days: Annotated[int, typer.Option(min=1, max=3_650, help="Simulated days.")] = 30,
+    seed: Annotated[int, typer.Option(help="Same seed, same customers and attacks.")] = 1,
+    policy: Annotated[str, typer.Option(
+        "--policy", help="Policy preset name or YAML file (one configuration).")
+    ] = "jsda_2025_mandatory",
+    no_risk: Annotated[bool, typer.Option(
+        "--no-risk", help="The policy alone, without the risk engine.")] = False,
+    compare: Annotated[bool, typer.Option(
+        "--compare", help="Every preset with and without risk, side by side "
+                          "(--policy and --no-risk are ignored).")] = False,
+    scenario: Annotated[Path | None, typer.Option(
+        "--scenario", help="Scenario YAML (default: the shipped default.yaml).")] = None,
+    start: Annotated[str | None, typer.Option(
+        "--start", help="First simulated day (JST), e.g. 2025-04-01.")] = None,
+) -> None:
+    """Run the attack simulator's closed loop: customers and crews act through the guard.
+
+    Writes symbols, accounts, events, labels and decisions (EVENTS.md), metrics.json and
+    report.html into --out (with --compare: one folder per configuration and the
+    side-by-side report)."""
+    from datetime import date
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from kabuguard.guard.interfaces import PolicyError
+    from kabuguard.guard.policy import load_policy
+    from kabuguard.sim.run import run_compare, run_simulation
+    from kabuguard.sim.scenario import ScenarioError, load_scenario
+
+    try:
+        loaded = load_scenario(scenario)
+        first = date.fromisoformat(start) if start else None
+        loaded_policy = None if compare else load_policy(policy)
+    except (ScenarioError, PolicyError) as exc:
+        raise CliError(str(exc)) from None
+    except ValueError:
+        raise CliError(f"--start must be a date such as 2025-04-01, not {start!r}") from None
+    with Progress("[progress.description]{task.description}", BarColumn(),
+                  MofNCompleteColumn(), TimeElapsedColumn(), console=err,
+                  transient=True) as progress:
+        task = progress.add_task("simulated days", total=days)
+
+        def advance(done: int) -> None:
+            progress.update(task, completed=done)
+
+        if compare:
+            result = run_compare(customers=customers, days=days, seed=seed, out=out,
+                                 scenario=loaded, start=first, progress=advance)
+            rows = result["configs"]
+        else:
+            assert loaded_policy is not None  # noqa: S101 - set above unless --compare
+            rows = [run_simulation(customers=customers, days=days, seed=seed,
+                                   policy=loaded_policy, risk=not no_risk, out=out,
+                                   scenario=loaded, start=first, progress=advance)]
+    table = Table(title=f"{customers:,} customers x {days} days, seed {seed}")
+    for column in ("configuration", "events", "attacker logins", "fraud trades",
+                   "money lost (JPY)", "challenges / 1,000 sessions", "customers blocked"):
+        table.add_column(column, justify="left" if column == "configuration" else "right",
+                         no_wrap=column == "configuration")
+    for m in rows:
+        logins = sum(a["logins_succeeded"] for a in m["by_attack"].values())
+        trades = sum(a["orders_executed"] for a in m["by_attack"].values())
+        lost = sum(a["money_lost_jpy"] for a in m["by_attack"].values())
+        f = m["friction"]
+        table.add_row(m["config"]["name"], f"{m['run']['events']:,}", f"{logins:,}",
+                      f"{trades:,}", f"{lost:,}", f"{f['challenges_per_1000_sessions']:.1f}",
+                      f"{f['customers_blocked']:,}")
+    out_console = Console()
+    out_console.print(table)
+    err.print(f"wrote {out}")
+
+
 @app.command()
 def keygen() -> None:
     """Print a new data-encryption key for KABUGUARD_DATA_KEY."""

@@ -29,7 +29,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, overload
 
 from kabuguard.broker.market import TSE_MARKETS, Currency, FxRates, Market, TradingCalendar
 from kabuguard.broker.symbols import Symbol
@@ -48,6 +48,7 @@ from kabuguard.sim.population import (
     USER_AGENTS,
     NetworkPool,
     SimCustomer,
+    generate_population,
     packaged_networks,
     pick_ip,
 )
@@ -281,24 +282,82 @@ def plan_campaigns(population_size: int, *, days: int, start: date, seed: int,
     return out
 
 
-def assign_victims(campaigns: Sequence[Campaign], population: Iterable[SimCustomer], *,
+# Draws per victim before a customer without holdings is accepted: a crew sells
+# holdings, so holders are preferred; with ~70 % holders, 16 misses in a row are rare.
+HOLDER_TRIES = 16
+
+
+def assign_victims(campaigns: Sequence[Campaign], population: Sequence[SimCustomer], *,
                    seed: int) -> dict[str, list[SimCustomer]]:
     """Victims of each campaign (by id), drawn without replacement from the population,
-    customers with holdings first (the crews sell holdings); a campaign gets fewer when
-    the population runs out."""
-    customers = list(population)
+    customers with holdings preferred (the crews sell holdings); a campaign gets fewer
+    when the population runs out.
+
+    Victims are drawn by index, so ``population`` may be a lazy sequence that builds
+    only the customers asked for (:class:`LazyPopulation`): a million customers need
+    not be in memory to choose a few hundred victims.
+    """
+    size = len(population)
     rng = _rng(seed, "victims")
-    holders = [c for c in customers if c.holdings]
-    others = [c for c in customers if not c.holdings]
-    rng.shuffle(holders)
-    rng.shuffle(others)
-    queue = holders + others
+    used: set[int] = set()
     out: dict[str, list[SimCustomer]] = {}
-    used = 0
     for campaign in campaigns:
-        out[campaign.id] = queue[used:used + campaign.victims]
-        used += len(out[campaign.id])
+        chosen: list[SimCustomer] = []
+        for _ in range(campaign.victims):
+            if len(used) >= size:
+                break
+            customer = None
+            for _try in range(HOLDER_TRIES):
+                index = _unused_index(rng, size, used)
+                candidate = population[index]
+                if candidate.holdings or _try == HOLDER_TRIES - 1:
+                    customer = candidate
+                    used.add(index)
+                    break
+            if customer is not None:
+                chosen.append(customer)
+        out[campaign.id] = chosen
     return out
+
+
+def _unused_index(rng: random.Random, size: int, used: set[int]) -> int:
+    """A uniform index not in ``used``: random draws while most are free, else a scan
+    from a random point (so a nearly used-up population still ends)."""
+    if len(used) < size // 2:
+        while (index := int(rng.random() * size)) in used:
+            pass
+        return index
+    index = int(rng.random() * size)
+    while index in used:
+        index = (index + 1) % size
+    return index
+
+
+class LazyPopulation(Sequence[SimCustomer]):
+    """Customers ``0 .. size - 1`` of the population ``seed``, each generated when
+    asked for (customer ``i`` depends only on the seed and ``i``) and not kept."""
+
+    def __init__(self, scenario: Scenario, *, size: int, seed: int,
+                 symbols: Iterable[Symbol]) -> None:
+        self.scenario, self.size, self.seed = scenario, size, seed
+        self.symbols = list(symbols)
+
+    def __len__(self) -> int:
+        return self.size
+
+    @overload
+    def __getitem__(self, index: int) -> SimCustomer: ...
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[SimCustomer]: ...
+
+    def __getitem__(self, index: int | slice) -> SimCustomer | Sequence[SimCustomer]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self.size))]
+        if not -self.size <= index < self.size:
+            raise IndexError(index)
+        index %= self.size
+        return next(generate_population(self.scenario, customers=1, seed=self.seed,
+                                        symbols=self.symbols, start=index))
 
 
 # --------------------------------------------------------------------------------------
@@ -447,12 +506,13 @@ class _Crew:
                                    account), BENEFICIARY)
 
 
-def iter_attack_intents(campaigns: Sequence[Campaign], victims: Iterable[SimCustomer], *,
+def iter_attack_intents(campaigns: Sequence[Campaign], victims: Sequence[SimCustomer], *,
                         seed: int, symbols: Iterable[Symbol],
                         calendar: TradingCalendar | None = None) -> Iterator[AttackIntent]:
     """Every attacker intent of ``campaigns`` in time order (ties by id).
 
-    ``victims`` is the population the victims are drawn from (:func:`assign_victims`);
+    ``victims`` is the population the victims are drawn from (:func:`assign_victims`;
+    a :class:`LazyPopulation` for a large one);
     each campaign's intents come from a generator seeded by ``(seed, campaign id)``.
     """
     by_code = {s.symbol: s for s in symbols}

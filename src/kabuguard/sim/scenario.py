@@ -108,6 +108,9 @@ class Scenario:
     password_typo_per_login: float
     surge: Surge | None = None               # the news-driven buying surge, if any
     campaigns: Campaigns | None = None       # attack campaigns, if any
+    # Share of the challenges a customer could pass that they give up on instead
+    # (``closed_loop.abandon_share``; the closed loop draws it per event from the seed).
+    abandon_share: float = 0.1
 
 
 # --------------------------------------------------------------------------------------
@@ -187,8 +190,9 @@ class _Reader:
 
 
 _TOP = ("version", "name", "description", "activity", "devices", "networks", "travel",
-        "methods", "wealth", "trading_styles", "life_events", "surge", "campaigns")
-_OPTIONAL = ("description", "surge", "campaigns")
+        "methods", "wealth", "trading_styles", "life_events", "surge", "campaigns",
+        "closed_loop")
+_OPTIONAL = ("description", "surge", "campaigns", "closed_loop")
 _CAMPAIGNS = ("compromised_per_10k_per_month", "attacks", "victims_per_campaign",
               "beneficiaries_per_campaign", "monthly_profile")
 _SURGE = ("day_offset", "join_share", "symbol", "start_jst", "window_hours")
@@ -276,7 +280,14 @@ def parse_scenario(text: str, *, source: str = "<scenario>") -> Scenario:
                                          "password_typo_per_login", maximum=1),
         surge=_surge(r, top["surge"][1]) if "surge" in top else None,
         campaigns=_campaigns(r, top["campaigns"][1]) if "campaigns" in top else None,
+        abandon_share=_abandon_share(r, top["closed_loop"][1]) if "closed_loop" in top else 0.1,
     )
+
+
+def _abandon_share(r: _Reader, node: Node) -> float:
+    fields = r.mapping(node, "closed_loop", allowed=("abandon_share",),
+                       required=("abandon_share",))
+    return r.number(fields["abandon_share"][1], "closed_loop.abandon_share", maximum=1)
 
 
 def _campaigns(r: _Reader, node: Node) -> Campaigns:

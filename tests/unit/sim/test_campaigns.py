@@ -230,3 +230,26 @@ def test_bad_campaigns_sections_are_refused_with_line_and_reason(old, new, needl
     message = str(caught.value)
     assert message.startswith(f"bad.yaml:{line_of(text, needle)}: "), message
     assert reason in message
+
+
+def test_victims_of_a_lazy_population_are_those_of_the_list(scenario, campaigns, population):
+    from kabuguard.sim.campaigns import LazyPopulation, assign_victims
+
+    lazy = LazyPopulation(scenario, size=len(population), seed=SEED, symbols=SYMBOLS.values())
+    assert lazy[17] == population[17]
+    assert lazy[-1] == population[-1]
+    eager = assign_victims(campaigns, population, seed=SEED)
+    assert assign_victims(campaigns, lazy, seed=SEED) == eager
+    chosen = [v for vs in eager.values() for v in vs]
+    assert len({v.account for v in chosen}) == len(chosen)
+    # Holders are preferred: the crews sell holdings.
+    assert sum(bool(v.holdings) for v in chosen) / len(chosen) > 0.95
+
+
+def test_victims_never_outnumber_the_population(scenario, campaigns):
+    from kabuguard.sim.campaigns import assign_victims
+
+    tiny = list(generate_population(scenario, customers=5, seed=SEED, symbols=SYMBOLS.values()))
+    chosen = [v.account for vs in assign_victims(campaigns, tiny, seed=SEED).values()
+              for v in vs]
+    assert sorted(chosen) == sorted(c.account for c in tiny)
