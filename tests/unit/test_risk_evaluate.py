@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from kabuguard import cli
 from kabuguard.cli import app
 from kabuguard.risk.evaluate import EvaluationError, Evaluator, evaluate
 
@@ -471,6 +472,15 @@ def _sample() -> Stream:
     return s
 
 
+@pytest.fixture
+def wide_consoles(monkeypatch):
+    """The CLI's consoles are made at import, with whatever width the first importer
+    had: fix it, so the tables and messages do not wrap whatever ran before."""
+    monkeypatch.setattr(cli.out, "width", 200)
+    monkeypatch.setattr(cli.err, "width", 200)
+
+
+@pytest.mark.usefixtures("wide_consoles")
 def test_the_command_prints_tables_and_writes_json(tmp_path):
     out = tmp_path / "eval.json"
     r = runner.invoke(app, ["evaluate", *_files(tmp_path, _sample()), "--json", str(out)],
@@ -495,6 +505,7 @@ def test_the_command_takes_accounts_for_the_denominator(tmp_path):
     assert json.loads(out.read_text(encoding="utf-8"))["friction"]["legit_accounts"] == 1 + 3
 
 
+@pytest.mark.usefixtures("wide_consoles")
 def test_a_bad_line_exits_2_with_file_and_line(tmp_path):
     args = _files(tmp_path, _sample())
     path = tmp_path / "events.jsonl"
