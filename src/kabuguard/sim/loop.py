@@ -214,6 +214,7 @@ class ClosedLoop:
         self._decisions = _Jsonl(out / DECISIONS_FILE)
         self._sessions = 0
         self.customer_sessions: dict[str, _Session] = {}
+        # The last session of each account a crew will act on (a stolen cookie's).
         self.last_session: dict[str, _Session] = {}
         self.crews: dict[tuple[str, str], _Crew] = {}
         self.frozen: set[str] = set()
@@ -317,7 +318,9 @@ class ClosedLoop:
         verdict = decision["decision"]
         if verdict == "allow" or (verdict == "challenge"
                                   and self._customer_passes(decision, proofs, event)):
-            self.customer_sessions[account] = self.last_session[account] = session
+            self.customer_sessions[account] = session
+            if account in self.w.victims:
+                self.last_session[account] = session
         elif verdict != "challenge":
             self.metrics.blocked.add(account)
 
