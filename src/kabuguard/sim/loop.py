@@ -25,15 +25,19 @@ cannot pass, a login that does not open a session, two denials in a row, or a fr
 
 Sessions: a successful login gets the id ``s<n>``; the session's later actions carry it
 with the login's address, device and user agent. A replayed stolen session
-(``SessionReplayIntent``) reuses the victim's live session, else its last one (whatever
-the decision point then makes of a logged-out session), else an id the stream has never
-seen (a cookie from before it started), from the attacker's own address with the stolen
-device id.
+(``SessionReplayIntent``) reuses the victim's live session, from the crew's own address
+with the stolen device id. Customers log out at the end of every session and the guard
+forgets a session at its logout or after 30 idle minutes, so a cookie from an earlier
+session is worth nothing: without a live session the crew waits for the victim's next
+login (the infostealer on the victim's device sends the fresh cookie) and plays its
+script from ``REPLAY_DELAY_S`` after it, every intent moved by the same amount (not past
+the run's end).
 """
 
 from __future__ import annotations
 
 import hashlib
+import heapq
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,7 +57,7 @@ from kabuguard.sim.behaviour import (
 )
 from kabuguard.sim.books import Account, Books, Market
 from kabuguard.sim.campaigns import BENEFICIARY, AttackIntent, RecoveryIntent, SessionReplayIntent
-from kabuguard.sim.intents import LOGIN, LOGOUT, ORDER, WITHDRAWAL, Record
+from kabuguard.sim.intents import LOGIN, LOGOUT, ORDER, WITHDRAWAL, Record, ts_text
 from kabuguard.sim.metrics import AttackTally, LoopMetrics
 from kabuguard.sim.population import SimCustomer
 from kabuguard.sim.proof import Proofs, ProofTable
@@ -65,6 +69,7 @@ DAY_S = 86_400
 JST_OFFSET_S = 9 * 3600
 APP_PREFIX = "KabuguardApp"
 DENIALS_TO_GIVE_UP = 2
+REPLAY_DELAY_S = 10     # from the victim's login to the crew's first replayed action
 _UNIFORM_SCALE = float(2**64)
 
 
@@ -108,6 +113,7 @@ class World:
     abandon_share: float
     price_points: Sequence[tuple[float, str, str]]
     attacks: Sequence[str]
+    end_s: float = float("inf")     # the run's end (epoch s): nothing is moved past it
     _ip_fields: dict[str, dict[str, Any]] = field(default_factory=dict)
     _by_info: dict[tuple[Any, ...], dict[str, Any]] = field(default_factory=dict)
 
@@ -174,6 +180,16 @@ class _Crew:
     replay_pending: bool = False
     denials: int = 0
     stopped: bool = False
+    # A stolen session waited for: the replay (its address and device) and the intents
+    # held back meanwhile; ``shift_s`` moves them to the victim's next session.
+    replay: SessionReplayIntent | None = None
+    stolen: bool = False          # its session is the victim's: it never logs out of it
+    held: list[tuple[float, AttackIntent]] = field(default_factory=list)
+    shift_s: float | None = None
+
+
+# Marks the replay's own time in a waiting crew's held intents (the shift's origin).
+_AnchorIntent: Any = None
 
 
 class _Jsonl:
@@ -214,8 +230,11 @@ class ClosedLoop:
         self._decisions = _Jsonl(out / DECISIONS_FILE)
         self._sessions = 0
         self.customer_sessions: dict[str, _Session] = {}
-        # The last session of each account a crew will act on (a stolen cookie's).
-        self.last_session: dict[str, _Session] = {}
+        # Crews waiting for their victim's next session, and their intents moved there
+        # (a heap by time, played as the stream reaches them).
+        self._waiting: dict[str, list[_Crew]] = {}
+        self._later: list[tuple[float, int, AttackIntent]] = []
+        self._later_seq = 0
         self.crews: dict[tuple[str, str], _Crew] = {}
         self.frozen: set[str] = set()
         self.give_up_at: dict[str, float] = {}
@@ -233,6 +252,8 @@ class ClosedLoop:
     def legit(self, r: Record) -> None:
         """One customer intent record (intents.py)."""
         ts_s = r[0]
+        if self._later and self._later[0][0] <= ts_s:
+            self._release_later(ts_s)
         if ts_s >= self._next_point_s():
             self._sample(ts_s)
         kind, account = r[3], r[4]
@@ -319,8 +340,8 @@ class ClosedLoop:
         if verdict == "allow" or (verdict == "challenge"
                                   and self._customer_passes(decision, proofs, event)):
             self.customer_sessions[account] = session
-            if account in self.w.victims:
-                self.last_session[account] = session
+            if account in self._waiting:
+                self._victim_logged_in(account, session, ts_s)
         elif verdict != "challenge":
             self.metrics.blocked.add(account)
 
@@ -345,6 +366,8 @@ class ClosedLoop:
 
     def attack(self, a: AttackIntent, ts_s: float, ts: str) -> None:
         """One attacker intent at ``ts_s``/``ts``."""
+        if self._later and self._later[0][0] <= ts_s:
+            self._release_later(ts_s)
         if ts_s >= self._next_point_s():
             self._sample(ts_s)
         intent = a.intent
@@ -356,17 +379,29 @@ class ClosedLoop:
         if tally is not None:
             tally.victims.add(account)
             tally.attempted_jpy += self._intended_jpy(intent, ts_s)
+        if crew.replay is not None and not crew.stopped:
+            if crew.shift_s is None:
+                crew.held.append((ts_s, a))   # waiting for the victim's next session
+            else:
+                self._later_push(ts_s + crew.shift_s, a)
+            return
+        self._act(a, crew, ts_s, ts)
+
+    def _act(self, a: AttackIntent, crew: _Crew, ts_s: float, ts: str) -> None:
+        intent = a.intent
+        account = intent.account
         if crew.stopped or account in self.frozen:
             crew.stopped = True
             return
         if isinstance(intent, LoginIntent):
             self._crew_login(a, crew, intent, ts_s, ts)
         elif isinstance(intent, SessionReplayIntent):
-            self._replay(crew, intent, ts)
+            self._replay(crew, intent, ts_s, ts)
         elif isinstance(intent, RecoveryIntent):
             self._recovery(a, crew, intent, ts_s, ts)
         elif isinstance(intent, LogoutIntent):
-            if crew.session is not None and crew.session.sid not in self.revoked:
+            if (crew.session is not None and not crew.stolen
+                    and crew.session.sid not in self.revoked):
                 self._emit(self._common(a.id, ts, "logout", account, crew.session), ts_s,
                            self._fraud_label(a, crew))
             crew.session = None
@@ -411,15 +446,52 @@ class ClosedLoop:
             tally.logins_succeeded += 1
             self.metrics.month(ts[:7]).accesses += 1
 
-    def _replay(self, crew: _Crew, intent: SessionReplayIntent, ts: str) -> None:
+    def _replay(self, crew: _Crew, intent: SessionReplayIntent, ts_s: float, ts: str) -> None:
+        """A stolen session: the victim's live one now; else the crew waits for the
+        victim's next login (the malware on the victim's device sends the fresh cookie)
+        and runs its script from ``REPLAY_DELAY_S`` after it."""
         account = intent.account
         if crew.tally is not None:
             crew.tally.attempts += 1
             self.metrics.month(ts[:7]).attempts += 1
-        stolen = self.customer_sessions.get(account) or self.last_session.get(account)
-        sid = stolen.sid if stolen is not None else self._new_sid()
-        crew.session = self._where(sid, account, intent.ip, intent.device, intent.user_agent)
-        crew.replay_pending = True
+        live = self.customer_sessions.get(account)
+        if live is None:
+            crew.replay = intent
+            crew.held.append((ts_s, _AnchorIntent))
+            self._waiting.setdefault(account, []).append(crew)
+            return
+        crew.session = self._where(live.sid, account, intent.ip, intent.device,
+                                   intent.user_agent)
+        crew.replay_pending = crew.stolen = True
+
+    def _victim_logged_in(self, account: str, session: _Session, ts_s: float) -> None:
+        """The victim's new session reaches the crews waiting for it."""
+        for crew in self._waiting.pop(account, ()):
+            replay = crew.replay
+            assert replay is not None  # noqa: S101 - set when it started waiting
+            anchor_s = crew.held[0][0]
+            crew.shift_s = ts_s + REPLAY_DELAY_S - anchor_s
+            crew.session = self._where(session.sid, account, replay.ip, replay.device,
+                                       replay.user_agent)
+            crew.replay_pending = crew.stolen = True
+            for held_s, a in crew.held[1:]:
+                self._later_push(held_s + crew.shift_s, a)
+            crew.held.clear()
+
+    def _later_push(self, ts_s: float, a: AttackIntent) -> None:
+        if ts_s < self.w.end_s:
+            self._later_seq += 1
+            heapq.heappush(self._later, (ts_s, self._later_seq, a))
+
+    def _release_later(self, until_s: float) -> None:
+        """The crews' moved intents due by ``until_s``, in time order."""
+        later = self._later
+        while later and later[0][0] <= until_s:
+            ts_s, _, a = heapq.heappop(later)
+            if ts_s >= self._next_point_s():
+                self._sample(ts_s)
+            crew = self.crews[(a.campaign, a.intent.account)]
+            self._act(a, crew, ts_s, ts_text(ts_s))
 
     def _recovery(self, a: AttackIntent, crew: _Crew, intent: RecoveryIntent, ts_s: float,
                   ts: str) -> None:
@@ -700,7 +772,9 @@ class ClosedLoop:
             self._next_point += 1
 
     def close(self) -> LoopMetrics:
-        """Sample the prices left, close the files; the run's counters."""
+        """Play the crews' moved intents left, sample the prices left, close the files;
+        the run's counters."""
+        self._release_later(float("inf"))
         self._sample(float("inf"))
         for writer in (self._events, self._labels, self._decisions):
             writer.close()

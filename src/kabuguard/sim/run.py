@@ -180,7 +180,7 @@ def _run(configs: Sequence[Config], outs: Mapping[str, Path], *, customers: int,
                   victims={a.account: a.attack for a in attacks if a.attack != BENEFICIARY},
                   networks=networks, token=token, abandon_share=scenario.abandon_share,
                   price_points=_price_points(campaigns, symbols, start=start, days=days),
-                  attacks=ATTACKS)
+                  attacks=ATTACKS, end_s=start_s + days * 86_400)
     records = _account_records(population, crews, as_of=start_dt, token=token)
     interchange = {code: s.to_interchange() for code, s in symbols.items()}
     loops: list[ClosedLoop] = []
