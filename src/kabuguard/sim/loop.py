@@ -41,13 +41,10 @@ import heapq
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import Any, Protocol
 
-import orjson
-
-from kabuguard.broker.symbols import Symbol
-from kabuguard.domain.netinfo import IpRanges
 from kabuguard.risk.evaluate import Evaluator
+from kabuguard.risk.stream import JsonlWriter
 from kabuguard.sim.behaviour import (
     BankChangeIntent,
     LoginIntent,
@@ -61,6 +58,7 @@ from kabuguard.sim.intents import LOGIN, LOGOUT, ORDER, WITHDRAWAL, Record, ts_t
 from kabuguard.sim.metrics import AttackTally, LoopMetrics
 from kabuguard.sim.population import SimCustomer
 from kabuguard.sim.proof import Proofs, ProofTable
+from kabuguard.sim.world import World
 
 EVENTS_FILE = "events.jsonl"
 LABELS_FILE = "labels.jsonl"
@@ -79,82 +77,6 @@ class DecisionPoint(Protocol):
     def needs(self, event: Mapping[str, Any]) -> str | None: ...
 
     def decide(self, event: Mapping[str, Any]) -> dict[str, Any]: ...
-
-
-@dataclass(frozen=True, slots=True)
-class CrewAccount:
-    """A crew's own account at the stream's start (holdings bought in before it, for
-    ``bought_before_jpy``). ``in_run``: its campaign pumps within the run, so its buys
-    and sells count in the run's profit (a pump after the end would count only costs)."""
-
-    login_id: str
-    cash_jpy: int
-    holdings: tuple[tuple[str, int], ...]
-    bank_account: str
-    bought_before_jpy: int
-    in_run: bool
-
-
-@dataclass(slots=True)
-class World:
-    """What every configuration of a run shares (read-only but for the caches).
-
-    ``customers[i]`` is customer ``C{i:09d}``; ``victims`` maps the accounts the crews
-    act on to their attack; ``price_points`` are the (epoch s, JST text, symbol) at
-    which the targets' prices are sampled, in time order."""
-
-    seed: int
-    symbols: Mapping[str, Symbol]
-    customers: Sequence[SimCustomer]
-    crews: Mapping[str, CrewAccount]
-    victims: Mapping[str, str]
-    networks: IpRanges
-    token: Callable[[str, str], str]
-    abandon_share: float
-    price_points: Sequence[tuple[float, str, str]]
-    attacks: Sequence[str]
-    end_s: float = float("inf")     # the run's end (epoch s): nothing is moved past it
-    _ip_fields: dict[str, dict[str, Any]] = field(default_factory=dict)
-    _by_info: dict[tuple[Any, ...], dict[str, Any]] = field(default_factory=dict)
-
-    def customer(self, account: str) -> SimCustomer:
-        return self.customers[int(account[1:])]
-
-    def ip_fields(self, account: str, ip: str) -> dict[str, Any]:
-        """The EVENTS.md enrichments of ``ip`` (the simulator's network table): from the
-        customer's own networks when it is one of them (no look-up, nothing kept per
-        address), else looked up once (addresses abroad and the crews', a few)."""
-        if account.startswith("C"):
-            for n in self.customer(account).networks:
-                if n.ip == ip:
-                    return self._fields(n.country, n.asn, n.kind)
-        found = self._ip_fields.get(ip)
-        if found is None:
-            info = self.networks.lookup(ip)
-            found = self._ip_fields[ip] = self._fields(info.country, info.asn, info.kind)
-        return found
-
-    def _fields(self, country: str | None, asn: int | None, kind: str | None
-                ) -> dict[str, Any]:
-        key = (country, asn, kind)
-        found = self._by_info.get(key)
-        if found is None:
-            found = self._by_info[key] = {}
-            if country:
-                found["ip_country"] = country
-            if asn is not None:
-                found["ip_asn"] = asn
-            if kind in {"residential", "mobile", "hosting", "vpn", "tor"}:
-                found["ip_kind"] = kind
-        return found
-
-    def opening(self, account: str) -> Account:
-        """The books of ``account`` at the stream's start."""
-        crew = self.crews.get(account)
-        if crew is not None:
-            return Account(crew.cash_jpy, dict(crew.holdings), crew.bank_account)
-        c = self.customer(account)
-        return Account(c.cash_jpy, dict(c.holdings), self.token("bank", c.bank_account))
 
 
 @dataclass(slots=True)
@@ -192,21 +114,6 @@ class _Crew:
 _AnchorIntent: Any = None
 
 
-class _Jsonl:
-    """Appends compact JSON lines to a file (orjson: one C call per object)."""
-
-    __slots__ = ("fh",)
-
-    def __init__(self, path: Path) -> None:
-        self.fh: BinaryIO = path.open("wb")
-
-    def write(self, obj: Mapping[str, Any]) -> None:
-        self.fh.write(orjson.dumps(obj) + b"\n")
-
-    def close(self) -> None:
-        self.fh.close()
-
-
 class ClosedLoop:
     """One configuration's run: feed it every intent in time order (:meth:`legit`,
     :meth:`attack`), then :meth:`close`."""
@@ -225,9 +132,9 @@ class ClosedLoop:
         self.metrics.beneficiary_buys_jpy = sum(c.bought_before_jpy
                                                 for c in world.crews.values() if c.in_run)
         out.mkdir(parents=True, exist_ok=True)
-        self._events = _Jsonl(out / EVENTS_FILE)
-        self._labels = _Jsonl(out / LABELS_FILE)
-        self._decisions = _Jsonl(out / DECISIONS_FILE)
+        self._events = JsonlWriter(out / EVENTS_FILE)
+        self._labels = JsonlWriter(out / LABELS_FILE)
+        self._decisions = JsonlWriter(out / DECISIONS_FILE)
         self._sessions = 0
         self.customer_sessions: dict[str, _Session] = {}
         # Crews waiting for their victim's next session, and their intents moved there
