@@ -617,9 +617,8 @@ def simulate(
 ) -> None:
     """Run the attack simulator's closed loop: customers and crews act through the guard.
 
-    Writes symbols, accounts, events, labels and decisions (EVENTS.md), metrics.json and
-    report.html into --out (with --compare: one folder per configuration and the
-    side-by-side report)."""
+    Writes symbols, accounts, events, labels and decisions (EVENTS.md), metrics.json and report.html into --out; with --compare, one folder per configuration and the side-by-side report.
+    """  # noqa: E501 - one line, so the help text is not broken mid-sentence
     from datetime import date
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn

@@ -25,25 +25,26 @@ cannot pass, a login that does not open a session, two denials in a row, or a fr
 
 Sessions: a successful login gets the id ``s<n>``; the session's later actions carry it
 with the login's address, device and user agent. A replayed stolen session
-(``SessionReplayIntent``) reuses the victim's live session, else its last one (whatever
-the decision point then makes of a logged-out session), else an id the stream has never
-seen (a cookie from before it started), from the attacker's own address with the stolen
-device id.
+(``SessionReplayIntent``) reuses the victim's live session, from the crew's own address
+with the stolen device id. Customers log out at the end of every session and the guard
+forgets a session at its logout or after 30 idle minutes, so a cookie from an earlier
+session is worth nothing: without a live session the crew waits for the victim's next
+login (the infostealer on the victim's device sends the fresh cookie) and plays its
+script from ``REPLAY_DELAY_S`` after it, every intent moved by the same amount (not past
+the run's end).
 """
 
 from __future__ import annotations
 
 import hashlib
+import heapq
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import Any, Protocol
 
-import orjson
-
-from kabuguard.broker.symbols import Symbol
-from kabuguard.domain.netinfo import IpRanges
 from kabuguard.risk.evaluate import Evaluator
+from kabuguard.risk.stream import JsonlWriter
 from kabuguard.sim.behaviour import (
     BankChangeIntent,
     LoginIntent,
@@ -53,10 +54,11 @@ from kabuguard.sim.behaviour import (
 )
 from kabuguard.sim.books import Account, Books, Market
 from kabuguard.sim.campaigns import BENEFICIARY, AttackIntent, RecoveryIntent, SessionReplayIntent
-from kabuguard.sim.intents import LOGIN, LOGOUT, ORDER, WITHDRAWAL, Record
+from kabuguard.sim.intents import LOGIN, LOGOUT, ORDER, WITHDRAWAL, Record, ts_text
 from kabuguard.sim.metrics import AttackTally, LoopMetrics
 from kabuguard.sim.population import SimCustomer
 from kabuguard.sim.proof import Proofs, ProofTable
+from kabuguard.sim.world import World
 
 EVENTS_FILE = "events.jsonl"
 LABELS_FILE = "labels.jsonl"
@@ -65,6 +67,7 @@ DAY_S = 86_400
 JST_OFFSET_S = 9 * 3600
 APP_PREFIX = "KabuguardApp"
 DENIALS_TO_GIVE_UP = 2
+REPLAY_DELAY_S = 10     # from the victim's login to the crew's first replayed action
 _UNIFORM_SCALE = float(2**64)
 
 
@@ -74,81 +77,6 @@ class DecisionPoint(Protocol):
     def needs(self, event: Mapping[str, Any]) -> str | None: ...
 
     def decide(self, event: Mapping[str, Any]) -> dict[str, Any]: ...
-
-
-@dataclass(frozen=True, slots=True)
-class CrewAccount:
-    """A crew's own account at the stream's start (holdings bought in before it, for
-    ``bought_before_jpy``). ``in_run``: its campaign pumps within the run, so its buys
-    and sells count in the run's profit (a pump after the end would count only costs)."""
-
-    login_id: str
-    cash_jpy: int
-    holdings: tuple[tuple[str, int], ...]
-    bank_account: str
-    bought_before_jpy: int
-    in_run: bool
-
-
-@dataclass(slots=True)
-class World:
-    """What every configuration of a run shares (read-only but for the caches).
-
-    ``customers[i]`` is customer ``C{i:09d}``; ``victims`` maps the accounts the crews
-    act on to their attack; ``price_points`` are the (epoch s, JST text, symbol) at
-    which the targets' prices are sampled, in time order."""
-
-    seed: int
-    symbols: Mapping[str, Symbol]
-    customers: Sequence[SimCustomer]
-    crews: Mapping[str, CrewAccount]
-    victims: Mapping[str, str]
-    networks: IpRanges
-    token: Callable[[str, str], str]
-    abandon_share: float
-    price_points: Sequence[tuple[float, str, str]]
-    attacks: Sequence[str]
-    _ip_fields: dict[str, dict[str, Any]] = field(default_factory=dict)
-    _by_info: dict[tuple[Any, ...], dict[str, Any]] = field(default_factory=dict)
-
-    def customer(self, account: str) -> SimCustomer:
-        return self.customers[int(account[1:])]
-
-    def ip_fields(self, account: str, ip: str) -> dict[str, Any]:
-        """The EVENTS.md enrichments of ``ip`` (the simulator's network table): from the
-        customer's own networks when it is one of them (no look-up, nothing kept per
-        address), else looked up once (addresses abroad and the crews', a few)."""
-        if account.startswith("C"):
-            for n in self.customer(account).networks:
-                if n.ip == ip:
-                    return self._fields(n.country, n.asn, n.kind)
-        found = self._ip_fields.get(ip)
-        if found is None:
-            info = self.networks.lookup(ip)
-            found = self._ip_fields[ip] = self._fields(info.country, info.asn, info.kind)
-        return found
-
-    def _fields(self, country: str | None, asn: int | None, kind: str | None
-                ) -> dict[str, Any]:
-        key = (country, asn, kind)
-        found = self._by_info.get(key)
-        if found is None:
-            found = self._by_info[key] = {}
-            if country:
-                found["ip_country"] = country
-            if asn is not None:
-                found["ip_asn"] = asn
-            if kind in {"residential", "mobile", "hosting", "vpn", "tor"}:
-                found["ip_kind"] = kind
-        return found
-
-    def opening(self, account: str) -> Account:
-        """The books of ``account`` at the stream's start."""
-        crew = self.crews.get(account)
-        if crew is not None:
-            return Account(crew.cash_jpy, dict(crew.holdings), crew.bank_account)
-        c = self.customer(account)
-        return Account(c.cash_jpy, dict(c.holdings), self.token("bank", c.bank_account))
 
 
 @dataclass(slots=True)
@@ -174,21 +102,16 @@ class _Crew:
     replay_pending: bool = False
     denials: int = 0
     stopped: bool = False
+    # A stolen session waited for: the replay (its address and device) and the intents
+    # held back meanwhile; ``shift_s`` moves them to the victim's next session.
+    replay: SessionReplayIntent | None = None
+    stolen: bool = False          # its session is the victim's: it never logs out of it
+    held: list[tuple[float, AttackIntent]] = field(default_factory=list)
+    shift_s: float | None = None
 
 
-class _Jsonl:
-    """Appends compact JSON lines to a file (orjson: one C call per object)."""
-
-    __slots__ = ("fh",)
-
-    def __init__(self, path: Path) -> None:
-        self.fh: BinaryIO = path.open("wb")
-
-    def write(self, obj: Mapping[str, Any]) -> None:
-        self.fh.write(orjson.dumps(obj) + b"\n")
-
-    def close(self) -> None:
-        self.fh.close()
+# Marks the replay's own time in a waiting crew's held intents (the shift's origin).
+_AnchorIntent: Any = None
 
 
 class ClosedLoop:
@@ -209,12 +132,16 @@ class ClosedLoop:
         self.metrics.beneficiary_buys_jpy = sum(c.bought_before_jpy
                                                 for c in world.crews.values() if c.in_run)
         out.mkdir(parents=True, exist_ok=True)
-        self._events = _Jsonl(out / EVENTS_FILE)
-        self._labels = _Jsonl(out / LABELS_FILE)
-        self._decisions = _Jsonl(out / DECISIONS_FILE)
+        self._events = JsonlWriter(out / EVENTS_FILE)
+        self._labels = JsonlWriter(out / LABELS_FILE)
+        self._decisions = JsonlWriter(out / DECISIONS_FILE)
         self._sessions = 0
         self.customer_sessions: dict[str, _Session] = {}
-        self.last_session: dict[str, _Session] = {}
+        # Crews waiting for their victim's next session, and their intents moved there
+        # (a heap by time, played as the stream reaches them).
+        self._waiting: dict[str, list[_Crew]] = {}
+        self._later: list[tuple[float, int, AttackIntent]] = []
+        self._later_seq = 0
         self.crews: dict[tuple[str, str], _Crew] = {}
         self.frozen: set[str] = set()
         self.give_up_at: dict[str, float] = {}
@@ -232,6 +159,8 @@ class ClosedLoop:
     def legit(self, r: Record) -> None:
         """One customer intent record (intents.py)."""
         ts_s = r[0]
+        if self._later and self._later[0][0] <= ts_s:
+            self._release_later(ts_s)
         if ts_s >= self._next_point_s():
             self._sample(ts_s)
         kind, account = r[3], r[4]
@@ -317,7 +246,9 @@ class ClosedLoop:
         verdict = decision["decision"]
         if verdict == "allow" or (verdict == "challenge"
                                   and self._customer_passes(decision, proofs, event)):
-            self.customer_sessions[account] = self.last_session[account] = session
+            self.customer_sessions[account] = session
+            if account in self._waiting:
+                self._victim_logged_in(account, session, ts_s)
         elif verdict != "challenge":
             self.metrics.blocked.add(account)
 
@@ -342,6 +273,8 @@ class ClosedLoop:
 
     def attack(self, a: AttackIntent, ts_s: float, ts: str) -> None:
         """One attacker intent at ``ts_s``/``ts``."""
+        if self._later and self._later[0][0] <= ts_s:
+            self._release_later(ts_s)
         if ts_s >= self._next_point_s():
             self._sample(ts_s)
         intent = a.intent
@@ -353,17 +286,29 @@ class ClosedLoop:
         if tally is not None:
             tally.victims.add(account)
             tally.attempted_jpy += self._intended_jpy(intent, ts_s)
+        if crew.replay is not None and not crew.stopped:
+            if crew.shift_s is None:
+                crew.held.append((ts_s, a))   # waiting for the victim's next session
+            else:
+                self._later_push(ts_s + crew.shift_s, a)
+            return
+        self._act(a, crew, ts_s, ts)
+
+    def _act(self, a: AttackIntent, crew: _Crew, ts_s: float, ts: str) -> None:
+        intent = a.intent
+        account = intent.account
         if crew.stopped or account in self.frozen:
             crew.stopped = True
             return
         if isinstance(intent, LoginIntent):
             self._crew_login(a, crew, intent, ts_s, ts)
         elif isinstance(intent, SessionReplayIntent):
-            self._replay(crew, intent, ts)
+            self._replay(crew, intent, ts_s, ts)
         elif isinstance(intent, RecoveryIntent):
             self._recovery(a, crew, intent, ts_s, ts)
         elif isinstance(intent, LogoutIntent):
-            if crew.session is not None and crew.session.sid not in self.revoked:
+            if (crew.session is not None and not crew.stolen
+                    and crew.session.sid not in self.revoked):
                 self._emit(self._common(a.id, ts, "logout", account, crew.session), ts_s,
                            self._fraud_label(a, crew))
             crew.session = None
@@ -408,15 +353,52 @@ class ClosedLoop:
             tally.logins_succeeded += 1
             self.metrics.month(ts[:7]).accesses += 1
 
-    def _replay(self, crew: _Crew, intent: SessionReplayIntent, ts: str) -> None:
+    def _replay(self, crew: _Crew, intent: SessionReplayIntent, ts_s: float, ts: str) -> None:
+        """A stolen session: the victim's live one now; else the crew waits for the
+        victim's next login (the malware on the victim's device sends the fresh cookie)
+        and runs its script from ``REPLAY_DELAY_S`` after it."""
         account = intent.account
         if crew.tally is not None:
             crew.tally.attempts += 1
             self.metrics.month(ts[:7]).attempts += 1
-        stolen = self.customer_sessions.get(account) or self.last_session.get(account)
-        sid = stolen.sid if stolen is not None else self._new_sid()
-        crew.session = self._where(sid, account, intent.ip, intent.device, intent.user_agent)
-        crew.replay_pending = True
+        live = self.customer_sessions.get(account)
+        if live is None:
+            crew.replay = intent
+            crew.held.append((ts_s, _AnchorIntent))
+            self._waiting.setdefault(account, []).append(crew)
+            return
+        crew.session = self._where(live.sid, account, intent.ip, intent.device,
+                                   intent.user_agent)
+        crew.replay_pending = crew.stolen = True
+
+    def _victim_logged_in(self, account: str, session: _Session, ts_s: float) -> None:
+        """The victim's new session reaches the crews waiting for it."""
+        for crew in self._waiting.pop(account, ()):
+            replay = crew.replay
+            assert replay is not None  # noqa: S101 - set when it started waiting
+            anchor_s = crew.held[0][0]
+            crew.shift_s = ts_s + REPLAY_DELAY_S - anchor_s
+            crew.session = self._where(session.sid, account, replay.ip, replay.device,
+                                       replay.user_agent)
+            crew.replay_pending = crew.stolen = True
+            for held_s, a in crew.held[1:]:
+                self._later_push(held_s + crew.shift_s, a)
+            crew.held.clear()
+
+    def _later_push(self, ts_s: float, a: AttackIntent) -> None:
+        if ts_s < self.w.end_s:
+            self._later_seq += 1
+            heapq.heappush(self._later, (ts_s, self._later_seq, a))
+
+    def _release_later(self, until_s: float) -> None:
+        """The crews' moved intents due by ``until_s``, in time order."""
+        later = self._later
+        while later and later[0][0] <= until_s:
+            ts_s, _, a = heapq.heappop(later)
+            if ts_s >= self._next_point_s():
+                self._sample(ts_s)
+            crew = self.crews[(a.campaign, a.intent.account)]
+            self._act(a, crew, ts_s, ts_text(ts_s))
 
     def _recovery(self, a: AttackIntent, crew: _Crew, intent: RecoveryIntent, ts_s: float,
                   ts: str) -> None:
@@ -697,7 +679,9 @@ class ClosedLoop:
             self._next_point += 1
 
     def close(self) -> LoopMetrics:
-        """Sample the prices left, close the files; the run's counters."""
+        """Play the crews' moved intents left, sample the prices left, close the files;
+        the run's counters."""
+        self._release_later(float("inf"))
         self._sample(float("inf"))
         for writer in (self._events, self._labels, self._decisions):
             writer.close()

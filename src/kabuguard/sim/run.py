@@ -31,6 +31,7 @@ from kabuguard.broker.symbols import Symbol, load_symbols
 from kabuguard.domain.events import JST
 from kabuguard.domain.netinfo import IpRanges
 from kabuguard.guard.policy import Policy, load_policy
+from kabuguard.risk.stream import JsonlWriter
 from kabuguard.risk.stream_guard import StreamGuard
 from kabuguard.sim.behaviour import OrderIntent
 from kabuguard.sim.books import Market
@@ -43,7 +44,7 @@ from kabuguard.sim.campaigns import (
 )
 from kabuguard.sim.export import IP_RANGES_FILE, SYMBOLS_FILE, write_symbols
 from kabuguard.sim.intents import iter_legit_days, ts_text
-from kabuguard.sim.loop import ClosedLoop, CrewAccount, DecisionPoint, World
+from kabuguard.sim.loop import ClosedLoop, DecisionPoint
 from kabuguard.sim.population import (
     SimCustomer,
     generate_population,
@@ -54,6 +55,7 @@ from kabuguard.sim.population import (
 from kabuguard.sim.proof import BENEFICIARY_METHODS, ProofTable, enrolled_methods
 from kabuguard.sim.report import write_compare_report, write_report
 from kabuguard.sim.scenario import ATTACKS, Scenario
+from kabuguard.sim.world import CrewAccount, World
 
 ACCOUNTS_FILE = "accounts.jsonl"
 METRICS_FILE = "metrics.json"
@@ -180,7 +182,7 @@ def _run(configs: Sequence[Config], outs: Mapping[str, Path], *, customers: int,
                   victims={a.account: a.attack for a in attacks if a.attack != BENEFICIARY},
                   networks=networks, token=token, abandon_share=scenario.abandon_share,
                   price_points=_price_points(campaigns, symbols, start=start, days=days),
-                  attacks=ATTACKS)
+                  attacks=ATTACKS, end_s=start_s + days * 86_400)
     records = _account_records(population, crews, as_of=start_dt, token=token)
     interchange = {code: s.to_interchange() for code, s in symbols.items()}
     loops: list[ClosedLoop] = []
@@ -367,11 +369,9 @@ class _Accounts(Mapping[str, Mapping[str, Any]]):
         return len(self.records)
 
     def write(self, path: Path) -> None:
-        import orjson  # noqa: PLC0415
-
-        with path.open("wb") as fh:
+        with JsonlWriter(path) as out:
             for account in self.records:
-                fh.write(orjson.dumps(self[account]) + b"\n")
+                out.write(self[account])
 
 
 def _price_points(campaigns: Sequence[Campaign], symbols: Mapping[str, Symbol], *,

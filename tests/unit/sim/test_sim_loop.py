@@ -86,12 +86,12 @@ class ChallengeEveryOrder(StreamGuard):
         return out
 
 
-def busy(rate: int = 600, abandon: float | None = None) -> Any:
+def busy(rate: int = 600, abandon: float | None = None, attacks: str = ATTACKS) -> Any:
     text = DEFAULT.replace("compromised_per_10k_per_month: 0.37",
                            f"compromised_per_10k_per_month: {rate}")
     head, _, rest = text.partition("  attacks:\n")
     rest = rest[rest.index("  # Relative weight"):]
-    text = head + ATTACKS + rest
+    text = head + attacks + rest
     if abandon is not None:
         text = text.replace("abandon_share: 0.1", f"abandon_share: {abandon}")
     return parse_scenario(text, source="busy.yaml")
@@ -297,6 +297,30 @@ def test_passkeys_at_login_stop_every_phishing_login_and_block_customers_without
         "fraud"] and e["outcome"] == "bad_second_factor"]
     assert blocked and all("phishing_resistant" not in run.labels[e["id"]]["can_pass"]
                            for e in blocked)
+
+
+def test_a_stolen_session_is_replayed_only_while_the_victim_is_logged_in(tmp_path):
+    stealers = ATTACKS.replace("realtime_phishing: 0.35", "realtime_phishing: 0.0").replace(
+        "infostealer_session: 0.1", "infostealer_session: 0.45")
+    run = Run(tmp_path, simulate(tmp_path, "baseline_2024", customers=2500,
+                                 scenario=busy(attacks=stealers)))
+    opened = {e["session"]: e for e in run.events if e["type"] == "login"
+              and e["outcome"] == "success" and not run.labels[e["id"]]["fraud"]}
+    devices = {r["account"]: {d["device"] for d in r["devices"]}
+               for r in lines(tmp_path / "accounts.jsonl") if "devices" in r}
+    replayed = run.fraud("infostealer_session")
+    assert replayed
+    for e in replayed:
+        login = opened[e["session"]]   # the victim's own session, opened before
+        assert login["account"] == e["account"] and login["ts"] <= e["ts"]
+        # From the crew's address, with a cookie stolen from one of the victim's devices.
+        assert e["ip"] != login["ip"] and e["ip_kind"] in ("hosting", "vpn")
+        assert e["device"] in devices[e["account"]]
+        assert e["type"] != "logout"   # a crew does not log its victim out
+    tally = run.metrics["by_attack"]["infostealer_session"]
+    assert 0 < tally["logins_succeeded"] <= tally["attempts"]
+    assert tally["orders_executed"] > 0
+    assert not [e for e in replayed if e["type"] == "login"]
 
 
 def test_a_pump_shows_in_the_price_and_pays_the_crew(baseline):
