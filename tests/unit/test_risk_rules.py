@@ -56,6 +56,7 @@ FIRES = {
     "ip_attack_source": ("login", dict(ip_failures=40, ip_accounts=35)),
     "session_hijack_device_change": ("order", dict(session_device_changed=True)),
     "session_country_change": ("withdrawal", dict(session_country_changed=True)),
+    "session_moved_to_anonymiser": ("order", dict(session_asn_changed=True, ip_kind="vpn")),
     "session_network_and_browser_change": ("order", dict(session_asn_changed=True,
                                                          session_ua_changed=True)),
     "quick_action_after_risky_login": ("order", dict(mins_since_risky_login=4.0)),
@@ -139,6 +140,11 @@ def test_an_action_confirmed_with_a_passkey_passes(code):
                                                        bank_changed_recently=True)),
     ("notional_large_vs_history", "order", dict(notional_vs_history=1e9, notional_jpy=5e6)),
     ("first_illiquid_buy", "order", dict(illiquid=True, never_bought_illiquid=False)),
+    # A customer's session moving from home to the phone network is not a theft sign.
+    ("session_moved_to_anonymiser", "order", dict(session_asn_changed=True, ip_kind="mobile")),
+    # A new device at home, or an old one abroad, is not by itself a risky login.
+    ("risky_login", "login", dict(new_device=True, ip_kind="residential")),
+    ("risky_login", "login", dict(foreign_ip=True, ip_kind="vpn")),
     ("first_illiquid_buy", "sell", dict(illiquid=True, never_bought_illiquid=True)),
     # A customer's first small cap from their own device and network (a news surge
     # draws newcomers) is not, by itself, a reason to ask for more.
