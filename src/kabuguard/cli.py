@@ -177,6 +177,9 @@ def _serve(settings: Settings, *, workers: int = 1) -> None:
 @friendly
 def demo(
     port: Annotated[int | None, typer.Option(help="TCP port.")] = None,
+    traffic: Annotated[bool, typer.Option(
+        "--traffic/--no-traffic",
+        help="Feed simulated customers and attackers to the app's decision API.")] = True,
 ) -> None:
     """Migrate, seed the demo customers and serve on http://localhost:8000."""
     from kabuguard.store.database import Database
@@ -187,7 +190,72 @@ def demo(
     upgrade(settings.database_url)
     settings = _demo_mail(settings)
     _seed(settings)
+    if traffic:
+        _demo_traffic(settings)
     _serve(settings)
+
+
+# The demo's live traffic: a simulated brokerage of this many customers over a week,
+# with attacks far denser than 2025's national rate so that a few minutes show some.
+DEMO_TRAFFIC_CUSTOMERS = 2_000
+DEMO_TRAFFIC_DAYS = 7
+DEMO_TRAFFIC_RATE = 300.0
+DEMO_TRAFFIC_SPEEDUP = 600.0
+
+
+def _demo_traffic(settings: Settings) -> None:
+    """Start feeding simulated traffic to the served app's decision API, in a daemon
+    thread: a key of its own (earlier demo keys revoked), a simulation written beside
+    the database, then its events sent over and over at an accelerated pace."""
+    import dataclasses
+    import threading
+    from datetime import date
+
+    from kabuguard.container import build_services
+    from kabuguard.guard.policy import load_policy
+    from kabuguard.risk.api_keys import ApiKeyService
+    from kabuguard.risk.stream import iter_events
+    from kabuguard.sim.live import Feeder, FeedError, wait_until_up
+    from kabuguard.sim.run import run_simulation
+    from kabuguard.sim.scenario import load_scenario
+
+    services = build_services(settings)
+    try:
+        keys = ApiKeyService(services.db, journal=services.journal, clock=services.identity.clock)
+        for old in keys.list():
+            if old.name == "demo-traffic" and old.revoked_at is None:
+                keys.revoke(old.id, by="demo")
+        _info, key = keys.create(name="demo-traffic", scopes=("events:write",), created_by="demo")
+    finally:
+        services.close()
+    base = settings.sqlite_path()
+    folder = (base.parent if base else Path("var")) / "sim-live"
+    url = f"http://localhost:{settings.port}"
+    scenario = load_scenario(None)
+    if scenario.campaigns is not None:
+        scenario = dataclasses.replace(scenario, campaigns=dataclasses.replace(
+            scenario.campaigns, compromised_per_10k_per_month=DEMO_TRAFFIC_RATE))
+
+    def feed() -> None:
+        run_simulation(customers=DEMO_TRAFFIC_CUSTOMERS, days=DEMO_TRAFFIC_DAYS, seed=1,
+                       policy=load_policy("email_otp_mandatory"), risk=False, out=folder,
+                       scenario=scenario, start=date(2025, 7, 1), workers=0)
+        if not wait_until_up(url):
+            return
+        feeder = Feeder(url, key, speedup=DEMO_TRAFFIC_SPEEDUP)
+        rounds = 0
+        while True:
+            try:
+                feeder.run(iter_events(folder / "events.jsonl"), prefix=f"live{rounds}-")
+            except FeedError as exc:
+                err.print(f"[yellow]demo traffic stopped:[/yellow] {exc}", highlight=False)
+                return
+            rounds += 1
+
+    threading.Thread(target=feed, name="demo-traffic", daemon=True).start()
+    out.print(f"live traffic: {DEMO_TRAFFIC_CUSTOMERS:,} simulated customers and attack crews "
+              f"feed POST /api/v1/events ({DEMO_TRAFFIC_SPEEDUP:.0f}x real time; "
+              "--no-traffic turns it off)", highlight=False)
 
 
 def _demo_mail(settings: Settings) -> Settings:
@@ -337,6 +405,36 @@ def replay_command(
     summary = ", ".join(f"{k} {v:,}" for k, v in sorted(result.decisions.items()))
     err.print(f"decided {result.events:,} events ({summary}); {result.alerts:,} alerts; "
               f"wrote {result.out / 'decisions.jsonl'}")
+
+
+@sim_app.command("feed")
+@friendly
+def sim_feed(
+    directory: Annotated[Path, typer.Option("--from", help="A simulation's output directory.")],
+    key: Annotated[str, typer.Option("--key", envvar="KABUGUARD_API_KEY",
+                                     help="Decision API key (or KABUGUARD_API_KEY).")],
+    url: Annotated[str, typer.Option("--url", help="The served app (this machine only).")
+                   ] = "http://localhost:8000",
+    speedup: Annotated[float, typer.Option(min=1.0, help="Simulated seconds per real second.")
+                       ] = 600.0,
+    rounds: Annotated[int, typer.Option(min=1, help="Times to send the stream.")] = 1,
+) -> None:
+    """Send a simulation's events, paced, to a served app's decision API."""
+    from kabuguard.risk.stream import StreamError, iter_events
+    from kabuguard.sim.live import Feeder, FeedError
+
+    events = directory / "events.jsonl"
+    if not events.is_file():
+        raise CliError(f"{events}: no such file (run `kabuguard simulate --out {directory}`)")
+    try:
+        feeder = Feeder(url, key, speedup=speedup)
+        for n in range(rounds):
+            feeder.run(iter_events(events), prefix=f"feed{n}-")
+    except (ValueError, FeedError, StreamError) as exc:
+        raise CliError(str(exc)) from None
+    stats = feeder.stats
+    summary = ", ".join(f"{k} {v:,}" for k, v in sorted(stats.decisions.items()))
+    err.print(f"sent {stats.sent:,} events in {stats.batches:,} batches ({summary})")
 
 
 @leaked_app.command("import")
