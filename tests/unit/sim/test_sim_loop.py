@@ -466,3 +466,17 @@ def test_the_command_names_a_bad_policy_in_one_line(tmp_path):
                                       str(tmp_path)])
     assert result.exit_code == 2
     assert "nope" in result.output and "Traceback" not in result.output
+
+
+def test_the_fsa_table_has_a_row_per_month_of_the_run(tmp_path):
+    metrics = simulate(tmp_path, "baseline_2024", customers=800, days=4,
+                       start=date(2025, 3, 30))
+    rows = metrics["monthly"]
+    assert [r["month"] for r in rows] == ["2025-03", "2025-04"]
+    run = Run(tmp_path, metrics)
+    for row in rows:
+        logins = [e for e in run.fraud() if e["type"] == "login" and e["ts"][:7] == row[
+            "month"] and run.labels[e["id"]]["attack"] != "beneficiary"]
+        assert row["attempts"] >= len(logins)
+        assert row["accesses"] <= row["attempts"]
+    assert sum(r["attempts"] for r in rows) > 0
