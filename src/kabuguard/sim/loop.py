@@ -20,7 +20,8 @@ methods in the event, submits it (``decide``) and acts on the answer:
 Side effects: a frozen account stops its attacker at once; its customer keeps trying
 until the end of that JST day (and is denied), then gives up until an ``unfreeze_account``
 (the loop has no operations desk, so in practice for the rest of the run). A revoked
-session carries nothing more. An attacker stops working a victim after a challenge it
+session, or one ended by a failed or abandoned challenge, carries nothing more from
+anyone (a crew riding the victim's session included). An attacker stops working a victim after a challenge it
 cannot pass, a login that does not open a session, two denials in a row, or a freeze.
 
 Sessions: a successful login gets the id ``s<n>``; the session's later actions carry it
@@ -145,7 +146,10 @@ class ClosedLoop:
         self.crews: dict[tuple[str, str], _Crew] = {}
         self.frozen: set[str] = set()
         self.give_up_at: dict[str, float] = {}
-        self.revoked: set[str] = set()
+        # Sessions revoked, or ended by a challenge their actor failed or gave up: dead
+        # for every actor (a crew riding a stolen session included), as the decision
+        # point assumes.
+        self.dead_sessions: set[str] = set()
         self._points = world.price_points
         self._next_point = 0
         # EVENTS.md's evaluation, fed as the files are written (reading a big run back
@@ -173,7 +177,7 @@ class ClosedLoop:
         session = self.customer_sessions.get(account)
         if session is None:
             return
-        if session.sid in self.revoked:
+        if session.sid in self.dead_sessions:
             del self.customer_sessions[account]
             return
         iid, ts = r[1], r[2]
@@ -211,6 +215,7 @@ class ClosedLoop:
             self._execute(event, ts_s, None)
         elif verdict == "challenge":
             self.customer_sessions.pop(account, None)
+            self.dead_sessions.add(event["session"])
         else:
             if money:
                 self.metrics.holds_denials += 1
@@ -308,7 +313,7 @@ class ClosedLoop:
             self._recovery(a, crew, intent, ts_s, ts)
         elif isinstance(intent, LogoutIntent):
             if (crew.session is not None and not crew.stolen
-                    and crew.session.sid not in self.revoked):
+                    and crew.session.sid not in self.dead_sessions):
                 self._emit(self._common(a.id, ts, "logout", account, crew.session), ts_s,
                            self._fraud_label(a, crew))
             crew.session = None
@@ -419,7 +424,7 @@ class ClosedLoop:
     def _crew_action(self, a: AttackIntent, crew: _Crew, intent: object, ts_s: float,
                      ts: str) -> None:
         session = crew.session
-        if session is None or session.sid in self.revoked:
+        if session is None or session.sid in self.dead_sessions:
             crew.stopped = True
             return
         event = self._crew_event(a.id, intent, ts_s, ts, session)
@@ -441,6 +446,7 @@ class ClosedLoop:
             self._execute(event, ts_s, a.attack)
         elif verdict == "challenge":
             crew.stopped = True
+            self.dead_sessions.add(session.sid)
         elif verdict == "deny":
             crew.denials += 1
             crew.stopped = crew.denials >= DENIALS_TO_GIVE_UP
@@ -590,7 +596,7 @@ class ClosedLoop:
             elif kind == "revoke_session":
                 sid = action.get("session") or event.get("session")
                 if sid:
-                    self.revoked.add(sid)
+                    self.dead_sessions.add(sid)
 
     # -- execution ------------------------------------------------------------------------
 

@@ -199,6 +199,9 @@ def _run(configs: Sequence[Config], outs: Mapping[str, Path], *, customers: int,
             decision_point=decision_point(config.policy, interchange, accounts, config.risk,
                                           networks),
             market=Market(symbols, start=start_dt), out=out, accounts=records))
+    # The records served the set-up only (the decision points keep their own state):
+    # a million of them are gigabytes, not to be held, nor copied into a forked worker.
+    del records, accounts
     _drive(loops, population, attacks, days=days, start=start, seed=seed, scenario=scenario,
            symbols=symbol_list, start_s=start_s, workers=workers, progress=progress)
     seconds = round(time.perf_counter() - started, 3)
