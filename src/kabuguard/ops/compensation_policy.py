@@ -218,35 +218,10 @@ def parse_preset(text: str, *, source: str = "<preset>") -> CompensationPreset:
     method = r.choice(top["method"][1], Method, "method")
     negligence = r.choice(top["negligence"][1], Negligence, "negligence")
     if method is Method.RESTORATION:
-        for name in _CASH_ONLY:
-            if name in top:
-                raise r.fail(top[name][0], f"'{name}' does not apply to restoration (the "
-                                           "account is put back as it was, fees included)")
-        if negligence is not Negligence.NOT_APPLICABLE:
-            raise r.fail(top["negligence"][1], "restoration is granted whole: negligence must "
-                                               "be not_applicable (reduce with a cash preset)")
-        basis, rate, fee_rate, sympathy = None, Decimal(1), Decimal(1), 0
+        basis, rate, fee_rate, sympathy = _restoration_fields(r, top, negligence)
     else:
-        for name in ("basis", "rate", "fee_refund_rate"):
-            if name not in top:
-                raise r.fail(root, f"a cash preset needs '{name}'")
-        if negligence is Negligence.NOT_APPLICABLE:
-            raise r.fail(top["negligence"][1], "a cash preset can always be reduced for "
-                                               "negligence: use optional or required")
-        basis = r.choice(top["basis"][1], Basis, "basis")
-        rate = r.fraction(top["rate"][1], "rate")
-        if rate == 0:
-            raise r.fail(top["rate"][1], "rate must be above 0 (a preset that pays nothing "
-                                         "is a refusal, which a person decides per case)")
-        fee_rate = r.fraction(top["fee_refund_rate"][1], "fee_refund_rate")
-        sympathy = (r.yen(top["sympathy_payment_yen"][1], "sympathy_payment_yen",
-                          at_most=MAX_SYMPATHY_PAYMENT_YEN)
-                    if "sympathy_payment_yen" in top else 0)
-    covers_from = r.day(top["covers_from"][1], "covers_from") if "covers_from" in top else None
-    covers_until = (r.day(top["covers_until"][1], "covers_until") if "covers_until" in top
-                    else None)
-    if covers_from and covers_until and covers_until < covers_from:
-        raise r.fail(top["covers_until"][1], "covers_until is before covers_from")
+        basis, rate, fee_rate, sympathy = _cash_fields(r, root, top, negligence)
+    covers_from, covers_until = _window(r, top)
     return CompensationPreset(
         name=r.text(top["name"][1], "name"),
         title_ja=r.text(top["title_ja"][1], "title_ja"),
@@ -261,6 +236,50 @@ def parse_preset(text: str, *, source: str = "<preset>") -> CompensationPreset:
         assumptions=(r.texts(top["assumptions"][1], "assumptions") if "assumptions" in top
                      else ()),
         version=int(version), origin=source)
+
+
+Fields = dict[str, tuple[Node, Node]]
+
+
+def _restoration_fields(r: _Reader, top: Fields,
+                        negligence: Negligence) -> tuple[None, Decimal, Decimal, int]:
+    for name in _CASH_ONLY:
+        if name in top:
+            raise r.fail(top[name][0], f"'{name}' does not apply to restoration (the "
+                                       "account is put back as it was, fees included)")
+    if negligence is not Negligence.NOT_APPLICABLE:
+        raise r.fail(top["negligence"][1], "restoration is granted whole: negligence must "
+                                           "be not_applicable (reduce with a cash preset)")
+    return None, Decimal(1), Decimal(1), 0
+
+
+def _cash_fields(r: _Reader, root: Node, top: Fields,
+                 negligence: Negligence) -> tuple[Basis, Decimal, Decimal, int]:
+    for name in ("basis", "rate", "fee_refund_rate"):
+        if name not in top:
+            raise r.fail(root, f"a cash preset needs '{name}'")
+    if negligence is Negligence.NOT_APPLICABLE:
+        raise r.fail(top["negligence"][1], "a cash preset can always be reduced for "
+                                           "negligence: use optional or required")
+    basis = r.choice(top["basis"][1], Basis, "basis")
+    rate = r.fraction(top["rate"][1], "rate")
+    if rate == 0:
+        raise r.fail(top["rate"][1], "rate must be above 0 (a preset that pays nothing "
+                                     "is a refusal, which a person decides per case)")
+    fee_rate = r.fraction(top["fee_refund_rate"][1], "fee_refund_rate")
+    sympathy = (r.yen(top["sympathy_payment_yen"][1], "sympathy_payment_yen",
+                      at_most=MAX_SYMPATHY_PAYMENT_YEN)
+                if "sympathy_payment_yen" in top else 0)
+    return basis, rate, fee_rate, sympathy
+
+
+def _window(r: _Reader, top: Fields) -> tuple[date | None, date | None]:
+    covers_from = r.day(top["covers_from"][1], "covers_from") if "covers_from" in top else None
+    covers_until = (r.day(top["covers_until"][1], "covers_until") if "covers_until" in top
+                    else None)
+    if covers_from and covers_until and covers_until < covers_from:
+        raise r.fail(top["covers_until"][1], "covers_until is before covers_from")
+    return covers_from, covers_until
 
 
 def preset_names() -> tuple[str, ...]:
