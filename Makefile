@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test lint bench install browser clean
+.PHONY: demo test lint bench install browser fonts clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,10 +24,18 @@ browser:
 	  $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver >/dev/null; }
 
-demo: install
+# A Japanese font for the PDF statements (WeasyPrint renders with fontconfig; without
+# one it refuses to print boxes instead of text).
+fonts:
+	@fc-list :lang=ja 2>/dev/null | grep -qi "CJK" || { \
+	  echo "installing Debian's fonts-noto-cjk (Japanese text in PDF statements)"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq fonts-noto-cjk fontconfig >/dev/null; }
+
+demo: install fonts
 	$(BIN)/kabuguard demo
 
-test: install browser
+test: install browser fonts
 	$(BIN)/ruff check src tests bench
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
