@@ -105,6 +105,7 @@ def monthly_figures(events: Iterable[Mapping[str, Any]], fraud: FraudSet, *,
     ``events`` in stream order; ``through`` the ids that went through
     (:func:`kabuguard.ops.fraud.went_through`; None: all did); ``months`` adds months to
     show even without fraud (zeros)."""
+    months = list(months)
     tallies: dict[str, _Tally] = {m: _Tally() for m in months}
     sessions_seen: set[str] = set()
     is_fraud = fraud.is_fraud
@@ -131,9 +132,11 @@ def monthly_figures(events: Iterable[Mapping[str, Any]], fraud: FraudSet, *,
                 tally.sell_jpy += int(e.get("notional_jpy") or 0)
             else:
                 tally.buy_jpy += int(e.get("notional_jpy") or 0)
+    asked = set(months)
+    # A month that only continued a session counted before has nothing to show.
     return [MonthFigures(m, len(t.firms), t.accesses, t.trades, t.sell_jpy, t.buy_jpy,
                          frozenset(t.firms), frozenset(t.ids))
-            for m, t in sorted(tallies.items())]
+            for m, t in sorted(tallies.items()) if t.accesses or t.trades or m in asked]
 
 
 def total(figures: Sequence[MonthFigures]) -> MonthFigures:
