@@ -62,8 +62,9 @@ def streams(draw):
     fraud = {e["id"] for e in events if draw(st.booleans())}
     decisions = None
     if draw(st.booleans()):
-        decisions = {e["id"]: {"id": e["id"], "decision": draw(st.sampled_from(["allow", "allow", "hold", "deny"])),
-                               "actions": []} for e in events}
+        verdicts = st.sampled_from(["allow", "allow", "hold", "deny"])
+        decisions = {e["id"]: {"id": e["id"], "decision": draw(verdicts), "actions": []}
+                     for e in events}
     return events, fraud, decisions
 
 
