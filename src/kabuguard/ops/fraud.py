@@ -35,6 +35,8 @@ from kabuguard.risk.models import RiskEvent, RiskFeedback
 
 VERDICT_KINDS = ("analyst_fraud", "analyst_legit")
 CHALLENGE_KINDS = ("challenge_passed", "challenge_failed")
+# labels.jsonl ``attack`` of events in the criminals' own accounts (kabuguard.sim).
+OWN_ACCOUNTS = frozenset({"beneficiary"})
 _ALLOW: dict[str, Any] = {"decision": "allow", "actions": []}
 
 
@@ -77,10 +79,16 @@ class FraudSet:
 
     @classmethod
     def from_labels(cls, labels: Mapping[str, Mapping[str, Any]], *,
-                    confirmed_at: datetime | None = None) -> FraudSet:
-        """Fraudulent events of a labels.jsonl (legitimate ones are not verdicts)."""
+                    confirmed_at: datetime | None = None,
+                    exclude_attacks: Collection[str] = OWN_ACCOUNTS) -> FraudSet:
+        """Fraudulent events of a labels.jsonl (legitimate ones are not verdicts).
+
+        The crews' own accounts (attack ``beneficiary``: they sell into their pumps with
+        their own credentials) are left out by default: fraud, but no unauthorised
+        access, and not the victims' accounts the FSA's figures count."""
         return cls({i: Verdict(True, "label", confirmed_at, attack=lab.get("attack"))
-                    for i, lab in labels.items() if lab.get("fraud")})
+                    for i, lab in labels.items()
+                    if lab.get("fraud") and lab.get("attack") not in exclude_attacks})
 
     @classmethod
     def from_ids(cls, ids: Iterable[str], *, fraud: bool = True, source: str = "manual",

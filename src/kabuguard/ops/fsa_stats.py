@@ -11,7 +11,8 @@ by the JST month of the event:
 - **不正アクセス件数**: sessions a third party used: a fraudulent successful login that
   went through, or a customer's own session that carried a fraudulent action that went
   through (a session stolen by an infostealer never logs in), counted once per session
-  in the month it was first used;
+  in the month it was first used; an action outside any session (a recovery request)
+  is no access;
 - **不正取引件数**: fraudulent orders that went through;
 - **売却金額 / 買付金額**: their ``notional_jpy`` (estimated at entry), sells and buys
   apart, never summed (R-5);
@@ -121,8 +122,8 @@ def monthly_figures(events: Iterable[Mapping[str, Any]], fraud: FraudSet, *,
         if tally is None:
             tally = tallies[month] = _Tally()
         tally.ids.add(event_id)
-        key = e.get("session") or event_id
-        if key not in sessions_seen:
+        key = access_key(e)
+        if key is not None and key not in sessions_seen:
             sessions_seen.add(key)
             tally.accesses += 1
         if kind == "order":
@@ -137,6 +138,20 @@ def monthly_figures(events: Iterable[Mapping[str, Any]], fraud: FraudSet, *,
     return [MonthFigures(m, len(t.firms), t.accesses, t.trades, t.sell_jpy, t.buy_jpy,
                          frozenset(t.firms), frozenset(t.ids))
             for m, t in sorted(tallies.items()) if t.accesses or t.trades or m in asked]
+
+
+def access_key(event: Mapping[str, Any]) -> str | None:
+    """What one unauthorised access is for this event: its session, or a login's own id
+    when it names none; None for an action outside any session (a recovery request, a
+    report by phone), which is no access to the account.
+
+    >>> access_key({"id": "e", "type": "order", "session": "s"}), access_key({"id": "e", "type": "recovery"})
+    ('s', None)
+    """
+    session = event.get("session")
+    if session is not None:
+        return str(session)
+    return str(event["id"]) if event["type"] == "login" else None
 
 
 def total(figures: Sequence[MonthFigures]) -> MonthFigures:

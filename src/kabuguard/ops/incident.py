@@ -28,7 +28,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from kabuguard.domain.events import JST
 from kabuguard.ops.fraud import FraudSet, parse_ts
-from kabuguard.ops.fsa_stats import format_oku
+from kabuguard.ops.fsa_stats import access_key, format_oku
 from kabuguard.sim import report_format as fmt
 
 TIMELINE_MAX = 200  # rows in the annex; the evidence bundle holds every event
@@ -248,7 +248,9 @@ def _count(c: _Counts, e: Mapping[str, Any], ok: bool) -> None:
         return
     if kind == "login" and e.get("outcome") != "success":
         return
-    c.sessions.add(e.get("session") or e["id"])
+    key = access_key(e)
+    if key is not None:
+        c.sessions.add(key)
     if kind == "order":
         c.trades += 1
         if e.get("side") == "sell":

@@ -86,7 +86,8 @@ def direct_count(events, fraud, decisions):
 
     by_session = defaultdict(list)
     for e in done:
-        by_session[e["session"] or e["id"]].append(e)
+        if e["session"] is not None or e["type"] == "login":  # recovery etc.: no access
+            by_session[e["session"] or e["id"]].append(e)
     out = defaultdict(lambda: {"accesses": 0, "trades": 0, "sell_jpy": 0, "buy_jpy": 0, "firms": 0})
     for group in by_session.values():
         out[min(month(e) for e in group)]["accesses"] += 1
