@@ -12,9 +12,10 @@ import orjson
 from sqlalchemy import select
 
 from kabuguard.audit.models import AuditRecord
-from kabuguard.ops.fraud import load_stream, load_verdicts, went_through
-from kabuguard.ops.fsa_revisions import FsaReports, revisions_csv
+from kabuguard.ops.fraud import load_stream, load_verdicts
+from kabuguard.ops.fsa_revisions import FsaReports, figures_from_db, revisions_csv
 from kabuguard.ops.fsa_stats import month_range, monthly_figures
+from kabuguard.ops.incident import Case, Firm, incident_report_from_db
 from kabuguard.risk.models import RiskEvent, RiskFeedback
 
 _seq = count(1)
@@ -36,12 +37,7 @@ def _verdict(session, event_id, kind, at, note=None):
 
 def _report(services, clock, note=None):
     with services.db.read() as session:
-        stream = load_stream(session)
-        fraud = load_verdicts(session)
-    through = went_through(stream.events, stream.decisions,
-                           challenge_outcomes=stream.challenge_outcomes)
-    figures = monthly_figures(stream.events, fraud, through=through,
-                              months=month_range("2025-04", "2025-05"))
+        figures, fraud = figures_from_db(session, months=month_range("2025-04", "2025-05"))
     reports = FsaReports(journal=services.journal, clock=clock)
     with services.db.write() as session:
         return reports.record_run(session, figures, fraud=fraud, actor="ops:test",
@@ -140,3 +136,25 @@ def test_a_month_whose_cases_are_all_cleared_is_revised_to_zero(services, clock)
                                      period=("2025-04", "2025-04"))
     assert (april.revision, april.figures.trades) == (2, 0)
     assert [c.event_id for c in april.removed] == ["x"]
+
+
+def test_an_incident_report_from_the_database(services):
+    with services.db.write() as session:
+        _event(session, "p-login", "2025-04-10T09:00:00.000+09:00", "login", "P", sess="sp",
+               login_id="p", outcome="success", methods=["password", "sms_otp"])
+        _event(session, "p-sell", "2025-04-10T09:02:00.000+09:00", "order", "P", sess="sp",
+               side="sell", symbol="7203", quantity=100, notional_jpy=30_000_000)
+        _event(session, "p-held", "2025-04-10T09:04:00.000+09:00", "order", "P", sess="sp",
+               decision="hold", side="buy", symbol="9999", quantity=1000, notional_jpy=99_000_000)
+        _event(session, "q-sell", "2025-04-10T09:05:00.000+09:00", "order", "Q", sess="sq",
+               side="sell", symbol="7203", quantity=100, notional_jpy=1)
+        for eid in ("p-login", "p-sell", "p-held", "q-sell"):
+            _verdict(session, eid, "analyst_fraud", datetime(2025, 4, 11, tzinfo=UTC))
+    with services.db.read() as session:
+        report = incident_report_from_db(session, Case("INC-1", ("P",)),
+                                         now=datetime(2025, 4, 12, tzinfo=UTC), firm=Firm("かぶガード証券"))
+    assert (report.accounts, report.accesses, report.trades, report.sell_jpy) == (("P",), 1, 1, 30_000_000)
+    assert (report.stopped_events, report.stopped_jpy) == (1, 99_000_000)
+    assert report.discovered_at == datetime(2025, 4, 10, 0, 4, tzinfo=UTC)
+    assert [m.text for m in report.measures] == ["不正な注文を保留"]
+    assert report.login_methods == ("パスワード＋SMS OTP",)

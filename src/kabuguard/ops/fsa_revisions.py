@@ -27,8 +27,15 @@ from kabuguard.domain.clock import Clock, utcnow
 from kabuguard.domain.events import format_ts_jst
 from kabuguard.domain.ids import new_id
 from kabuguard.journal import Journal
-from kabuguard.ops.fraud import FraudSet
-from kabuguard.ops.fsa_stats import FIELD_LABELS, FIELDS, MonthFigures, format_oku, month_header
+from kabuguard.ops.fraud import FraudSet, load_stream, load_verdicts, went_through
+from kabuguard.ops.fsa_stats import (
+    FIELD_LABELS,
+    FIELDS,
+    MonthFigures,
+    format_oku,
+    month_header,
+    monthly_figures,
+)
 from kabuguard.ops.models import FsaMonthSnapshot, FsaReportRun
 
 # Enough to name the cases behind a revision; the full set stays in event_ids_json.
@@ -93,6 +100,16 @@ class MonthRevision:
         when = format_ts_jst(self.previous_at) if self.previous_at else "不明"
         text = f"第{self.previous_revision}版（{when}）からの改訂: " + "、".join(parts) + "。"
         return text + (f" 備考: {self.note}" if self.note else "")
+
+
+def figures_from_db(session: Session, *, months: Sequence[str] = ()) -> tuple[list[MonthFigures], FraudSet]:
+    """The monthly figures of everything the firm holds (the decision API's log and the
+    outbox), by the analysts' verdicts, and those verdicts (for ``record_run``)."""
+    stream = load_stream(session)
+    fraud = load_verdicts(session)
+    through = went_through(stream.events, stream.decisions,
+                           challenge_outcomes=stream.challenge_outcomes)
+    return monthly_figures(stream.events, fraud, through=through, months=months), fraud
 
 
 class FsaReports:

@@ -25,9 +25,10 @@ from enum import StrEnum
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
+from sqlalchemy.orm import Session
 
 from kabuguard.domain.events import JST
-from kabuguard.ops.fraud import FraudSet, parse_ts
+from kabuguard.ops.fraud import FraudSet, load_stream, load_verdicts, parse_ts, went_through
 from kabuguard.ops.fsa_stats import access_key, format_oku
 from kabuguard.sim import report_format as fmt
 
@@ -234,6 +235,21 @@ def build_incident_report(
                               key=lambda m: (m.at is None, m.at or now))),
         prevention=tuple(prevention), timeline=tuple(timeline),
         timeline_total=len(fraud_events))
+
+
+def incident_report_from_db(session: Session, case: Case, *, now: datetime, firm: Firm,
+                            prepared_by: str = "", compensation: Compensation | None = None,
+                            measures: Sequence[Measure] = (),
+                            prevention: Sequence[str] = ()) -> IncidentReport:
+    """The draft for ``case`` from what the firm holds: the accounts' events and
+    decisions (decision API log and outbox) and the analysts' verdicts."""
+    stream = load_stream(session, accounts=case.accounts)
+    through = went_through(stream.events, stream.decisions,
+                           challenge_outcomes=stream.challenge_outcomes)
+    return build_incident_report(
+        case, stream.events, load_verdicts(session), now=now, firm=firm, prepared_by=prepared_by,
+        decisions=stream.decisions, through=through, compensation=compensation,
+        measures=measures, prevention=prevention)
 
 
 def _count(c: _Counts, e: Mapping[str, Any], ok: bool) -> None:
