@@ -297,6 +297,71 @@ def audit_verify() -> None:
     raise typer.Exit(1)
 
 
+@audit_app.command("export-bundle")
+@friendly
+def audit_export_bundle(
+    account: Annotated[str, typer.Option("--account", help="The customer account.")],
+    out_file: Annotated[Path, typer.Option("--out", help="The bundle to write (.zip).")],
+) -> None:
+    """Write an evidence bundle for investigators: the account's events, decisions and
+    audit records, signed, with the hash-chain proof (checked by `audit verify-bundle`)."""
+    from kabuguard.audit.services import derive_audit_key
+    from kabuguard.container import build_services
+    from kabuguard.ops.evidence import BundleSigner, audit_key_id, export_account_bundle
+
+    settings = _settings()
+    services = build_services(settings)
+    try:
+        result = export_account_bundle(
+            services.db, journal=services.journal,
+            signer=BundleSigner.from_secret(settings.data_keys[0]),
+            mac_key_id=audit_key_id(derive_audit_key(settings.data_keys[0])), account=account,
+            out=out_file, exported_by=_operator(), now=services.identity.clock())
+    finally:
+        services.close()
+    counts = ", ".join(f"{v:,} {k}" for k, v in result.counts.items())
+    out.print(f"wrote {result.path}: {counts}; chain head {result.head_seq}", highlight=False)
+    out.print(f"signing key id [bold]{result.key_id}[/bold] — give it to the investigators "
+              "separately, so they can check who signed the bundle:", highlight=False)
+    out.print(result.public_pem.strip(), highlight=False)
+
+
+@audit_app.command("verify-bundle")
+@friendly
+def audit_verify_bundle(
+    bundle: Annotated[Path, typer.Argument(help="The evidence bundle (.zip).")],
+    key_id: Annotated[str | None, typer.Option(
+        "--key-id", help="The signing key id the firm gave you; any other signer fails.")] = None,
+    firm_key: Annotated[bool, typer.Option(
+        "--firm-key", help="Also check the audit records' HMACs with this installation's "
+                           "key (KABUGUARD_DATA_KEY): for the firm itself.")] = False,
+) -> None:
+    """Check an evidence bundle offline; name the first record altered, missing or moved,
+    or a bad signature."""
+    from kabuguard.ops.evidence import bundle_summary, verify_bundle
+    from kabuguard.ops.interfaces import BundleUnreadable
+
+    audit_key = None
+    if firm_key:
+        from kabuguard.audit.services import derive_audit_key
+
+        audit_key = derive_audit_key(_settings().data_keys[0])
+    try:
+        result = verify_bundle(bundle, key_id=key_id, audit_key=audit_key)
+    except BundleUnreadable as exc:
+        raise CliError(str(exc)) from None
+    if result.ok:
+        out.print(f"[green]{bundle_summary(result)}[/green]", highlight=False)
+        if key_id is None:
+            out.print(f"[yellow]note:[/yellow] compare the signing key id {result.key_id} with "
+                      "the one the firm gave you (or pass --key-id)", highlight=False)
+        return
+    err.print(f"[red]{bundle_summary(result)}[/red]", highlight=False)
+    for problem in result.problems[1:]:
+        err.print(f"  also: {problem}", highlight=False)
+    raise typer.Exit(1)
+
+
 @export_app.command("symbols")
 @friendly
 def export_symbols(
