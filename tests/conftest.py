@@ -19,6 +19,11 @@ from pathlib import Path
 import psycopg
 import pytest
 
+# The CLI's Rich consoles take their width from COLUMNS when kabuguard.cli is first
+# imported, by whichever test that is: a wide one for all, so tables and messages never
+# wrap differently by test order (CliRunner's env= comes too late for them).
+os.environ["COLUMNS"] = "200"
+
 from factories.customers import FAST_PASSWORDS
 from kabuguard.container import Services, build_services
 from kabuguard.settings import Settings, load_settings
