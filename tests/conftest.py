@@ -136,3 +136,12 @@ def services(settings: Settings, clock: MutableClock) -> Iterator[Services]:
     svc = build_services(settings, clock=clock, passwords=FAST_PASSWORDS)
     yield svc
     svc.close()
+
+
+@pytest.fixture(scope="session")
+def presets() -> dict:
+    """The shipped compensation presets (one conftest per directory name would collide:
+    tests/functional has one, and these directories are not packages)."""
+    from kabuguard.ops.compensation_policy import load_presets
+
+    return load_presets()
