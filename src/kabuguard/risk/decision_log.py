@@ -24,19 +24,21 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 import structlog
-from sqlalchemy import Connection, bindparam, func, insert, select, text
+from sqlalchemy import Connection, bindparam, exists, func, insert, select, text
 from sqlalchemy.orm import Session
 
+from kabuguard.bus.models import OutboxEvent
 from kabuguard.domain.clock import Clock, utcnow
 from kabuguard.domain.errors import Conflict, InvalidInput, KabuguardError, NotFound
 from kabuguard.domain.ids import new_id
+from kabuguard.guard.services import RiskResult
 from kabuguard.journal import Journal
 from kabuguard.risk.event_check import Checked, check_event
 from kabuguard.risk.models import FEEDBACK_KINDS, RiskEvent, RiskFeedback
@@ -90,6 +92,7 @@ class _Call:
     batch: bool
     api_key_id: str | None
     on_write: Callable[[Session], None] | None
+    source: str = "api"
     answers: list[Answer] = field(default_factory=list)
     error: BaseException | None = None
     done: bool = False
@@ -198,8 +201,10 @@ class DecisionLog:
     # -- events ---------------------------------------------------------------------
 
     def decide(self, events: Sequence[object], *, batch: bool, api_key_id: str | None = None,
-               on_write: Callable[[Session], None] | None = None) -> list[Answer]:
+               on_write: Callable[[Session], None] | None = None,
+               source: str = "api") -> list[Answer]:
         """Decide ``events`` in order and store them, all or none, before returning.
+        ``source``: "api" (the decision API) or "app" (``record_app_events``).
         Field names in errors are ``events[i].field`` for a batch. Raises EventsInvalid
         (422) naming every bad event (up to 20), EventIdReused (409) for a known id
         sent with other content, DecisionLogUnavailable (503) if the write failed.
@@ -209,7 +214,8 @@ class DecisionLog:
         callers share one commit instead of queueing for one each."""
         if batch and not 1 <= len(events) <= MAX_BATCH:
             raise EventsInvalid(f"events must hold 1 to {MAX_BATCH} events.", field="events")
-        call = _Call(events, self._check(events, batch), batch, api_key_id, on_write)
+        call = _Call(events, self._check(events, batch), batch, api_key_id, on_write,
+                     source=source)
         with self._queue_lock:
             self._queue.append(call)
         with self.lock:
@@ -324,11 +330,72 @@ class DecisionLog:
                          "received_at": received, "type": event["type"],
                          "account": event["account"], "decision": decision["decision"],
                          "event_json": event_json, "decision_json": decision_json,
-                         "api_key_id": call.api_key_id})
+                         "api_key_id": call.api_key_id, "source": call.source})
             stored[event["id"]] = (event_json, decision_json)
             answers.append(Answer(body, replayed=False))
         self._high_s = high
         return answers
+
+    # -- kabuguard's own app ----------------------------------------------------------
+
+    def assess(self, event: Mapping[str, Any]) -> RiskResult:
+        """The risk answer for an action about to happen, from the same state as the
+        decisions (``StreamGuard.assess``); changes nothing."""
+        with self.lock:
+            return self._guard_now().assess(event)
+
+    def record_app_events(self, events: Sequence[dict[str, Any]]) -> int:
+        """Decide and store, in order, events kabuguard's own app has committed (its
+        journal's, source "app"), so the decision API and the app's guard share one
+        state. Never raises: the change each event describes is committed already, so
+        a bad or late event is logged and left out, and a failed write is logged (the
+        next start recovers it from the outbox, ``recover_app_events``). Returns how
+        many were stored now (an event seen before is not stored twice)."""
+        stored = 0
+        for start in range(0, len(events), MAX_BATCH):
+            chunk = events[start:start + MAX_BATCH]
+            try:
+                try:
+                    answers = self.decide(chunk, batch=True, source="app")
+                except (EventsInvalid, EventIdReused):
+                    answers = self._record_one_by_one(chunk)
+            except Exception:  # logged; recovered from the outbox at the next start
+                log.exception("decision_log.app_events_failed", events=len(chunk))
+                continue
+            stored += sum(not a.replayed for a in answers)
+        return stored
+
+    def _record_one_by_one(self, events: Sequence[dict[str, Any]]) -> list[Answer]:
+        answers: list[Answer] = []
+        for event in events:
+            try:
+                answers += self.decide([event], batch=True, source="app")
+            except (EventsInvalid, EventIdReused) as exc:
+                log.warning("decision_log.app_event_refused", event_id=event.get("id"),
+                            type=event.get("type"), error=exc.message)
+        return answers
+
+    def recover_app_events(self) -> int:
+        """The app's events that committed but were never decided (the process
+        stopped in between): outbox rows from the latest app event decided (less the
+        reorder tolerance) on that are missing from the log, fed in outbox order.
+        Run after ``load``. A log without any app event is not back-filled."""
+        with self.db.read() as session:
+            latest = session.scalar(select(func.max(RiskEvent.ts))
+                                    .where(RiskEvent.source == "app"))
+            if latest is None:
+                return 0
+            since = latest - timedelta(seconds=self.tolerance_s)
+            missing = session.execute(
+                select(OutboxEvent.payload)
+                .where(OutboxEvent.ts >= since,
+                       ~exists().where(RiskEvent.id == OutboxEvent.event_id))
+                .order_by(OutboxEvent.seq)).scalars().all()
+        if not missing:
+            return 0
+        recovered = self.record_app_events([orjson.loads(p) for p in missing])
+        log.info("decision_log.app_events_recovered", events=recovered)
+        return recovered
 
     # -- feedback -------------------------------------------------------------------
 

@@ -49,6 +49,8 @@ async def _background(services: Services, interval_seconds: float) -> None:
             await anyio.to_thread.run_sync(services.broker.run_due_orders)
             await anyio.to_thread.run_sync(services.removals.run_due_removals)
             await anyio.to_thread.run_sync(services.relay.relay_once)
+            # Freezes and releases made by other processes (the desk, other workers).
+            await anyio.to_thread.run_sync(services.freezes.load)
             if services.settings.notify_in_app:
                 await anyio.to_thread.run_sync(services.dispatcher.dispatch_once)
         except Exception:  # keep the loop alive; the error is logged with its traceback
@@ -65,8 +67,12 @@ def create_app(settings: Settings, *, services: Services | None = None,
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        # The decision API's engine state, rebuilt from its event log before serving.
+        # The decision API's engine state (the app's guard's too), rebuilt from its
+        # event log before serving, with any app event committed but not yet decided.
         await anyio.to_thread.run_sync(decision_api.log.load)
+        if decision_api.risk:
+            await anyio.to_thread.run_sync(decision_api.log.recover_app_events)
+        await anyio.to_thread.run_sync(services.freezes.load)
         task = None
         if background_interval_seconds:
             task = asyncio.create_task(_background(services, background_interval_seconds))
