@@ -479,3 +479,20 @@ def test_with_the_engine_off_the_policy_alone_decides(database_url, clock, tmp_p
         r = home.post("/api/v1/orders", json=BIG_BUY, headers=auth)
         assert (r.status_code, r.json()["status"]) == (201, "filled")
         assert app_events(services) == []
+
+
+def test_a_second_worker_picks_up_the_first_ones_events(database_url, clock, tmp_path):
+    with running(database_url, clock, tmp_path) as (services, first), \
+            running(database_url, clock, tmp_path) as (_other, second):
+        make_customer(services, login_id="rm1")
+        api_login(services, first, "rm1", device="phone-1")   # decided by the first
+        away = other_client(second, AWAY)
+
+        def unusual_login() -> str:
+            r = away.post("/api/v1/sessions", json={"login_id": "rm1", "password": PASSWORD},
+                          headers={"X-Device-Id": "laptop-9"})
+            return r.json()["level"]
+
+        assert unusual_login() == "otp"   # the second has not seen the customer yet
+        assert second.app.state.decision_api.log.refresh() >= 1   # its background loop
+        assert unusual_login() == "phishing_resistant"

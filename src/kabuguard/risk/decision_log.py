@@ -344,6 +344,22 @@ class DecisionLog:
         with self.lock:
             return self._guard_now().assess(event)
 
+    def refresh(self) -> int:
+        """Feed the guard what other processes have appended since (another worker's
+        events): the app's background loop calls it, so an online answer lags other
+        workers by at most its interval. Returns the rows fed."""
+        with self.lock:
+            guard_was_built = self._guard is not None
+            self._guard_now()
+            if not guard_was_built:
+                return 0  # just rebuilt from the whole log
+            with self.db.read() as session:
+                conn = session.connection()
+                if self._latest_seq(conn) <= self._seq:
+                    return 0
+                events, feedback, _differing = self._catch_up(conn)
+        return events + feedback
+
     def record_app_events(self, events: Sequence[dict[str, Any]]) -> int:
         """Decide and store, in order, events kabuguard's own app has committed (its
         journal's, source "app"), so the decision API and the app's guard share one
