@@ -117,12 +117,12 @@ class Guard:
         if risk.required_level is not None and risk.required_level > required:
             required = risk.required_level
         outcome = risk.outcome
-        if (outcome is Outcome.CHALLENGE and risk.required_level is not None
-                and actor.level is not None and actor.level >= risk.required_level
-                and (action is Action.LOGIN or _unspent_step_up(actor, action, now))):
-            # The proof the engine asks for was made for this very event: the login
-            # itself, or a step-up for this action (a passkey login from an unusual
-            # place is that passkey; asking for it again would loop).
+        if (outcome is Outcome.CHALLENGE and action is Action.LOGIN
+                and risk.required_level is not None and actor.level is not None
+                and actor.level >= risk.required_level):
+            # A login proves its level itself: a passkey login from an unusual place
+            # is the passkey the engine asks for (asking again would loop). An action's
+            # rules say ``event_level < 3`` for the step-up made for it.
             outcome = Outcome.ALLOW
         if actor.level is None or actor.level < required:
             outcome = max(outcome, Outcome.CHALLENGE)

@@ -1,6 +1,6 @@
 """Online scoring (risk/online.py): the would-be event of an action, the stream
-guard's read-only answer for it, the guard meeting a risk challenge with the proof
-made for the event itself, and the journal's events handed over after commit only."""
+guard's read-only answer for it, the guard meeting a login's risk challenge with the
+login's own proof, and the journal's events handed over after commit only."""
 
 from __future__ import annotations
 
@@ -131,7 +131,7 @@ def test_assess_of_an_unusual_login_asks_for_a_passkey():
                                        NOW.timestamp()).new_device  # nothing learnt
 
 
-# -- the guard: a risk challenge met by the event's own proof ----------------------------
+# -- the guard: a login's risk challenge met by the login's own proof ---------------------
 
 
 class Fixed:
@@ -145,12 +145,12 @@ class Fixed:
 @pytest.mark.parametrize(("action", "actor", "expected"), [
     (Action.LOGIN, Actor("A1", Level.PHISHING_RESISTANT, NOW), Outcome.ALLOW),
     (Action.LOGIN, Actor("A1", Level.OTP, NOW), Outcome.CHALLENGE),
-    (Action.ORDER, Actor("A1", Level.PHISHING_RESISTANT, NOW, step_up_at=NOW), Outcome.ALLOW),
-    # A passkey session must still confirm this very order when the engine asks.
+    # An action's rules exempt the step-up made for it themselves (``event_level``):
+    # when one fires, a passkey session confirms this very order.
     (Action.ORDER, Actor("A1", Level.PHISHING_RESISTANT, NOW - timedelta(minutes=20)),
      Outcome.CHALLENGE),
 ])
-def test_a_risk_challenge_is_met_by_the_proof_made_for_the_event(action, actor, expected):
+def test_a_risk_challenge_is_met_by_the_logins_own_proof(action, actor, expected):
     challenge = RiskResult(Outcome.CHALLENGE, Level.PHISHING_RESISTANT, reasons=("rule",))
     guard = Guard(load_policy("email_otp_mandatory"), risk=Fixed(challenge))
     decision = guard.check(action, actor, CTX, now=NOW,
