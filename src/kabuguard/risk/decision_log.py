@@ -48,6 +48,8 @@ from kabuguard.store.database import Database
 log = structlog.get_logger(__name__)
 
 MAX_BATCH = 1000
+REBUILD_WAIT_S = 2.0
+_NO_RISK = RiskResult()
 MAX_PROBLEMS = 20
 CHALLENGE_KINDS = ("challenge_passed", "challenge_failed")
 _SORTED = orjson.OPT_SORT_KEYS
@@ -125,6 +127,12 @@ class DecisionLog:
         self.tolerance_s = tolerance_s
         self.journal = journal
         self.lock = threading.Lock()
+        # Guards the StreamGuard's memory alone, held only while it decides one event
+        # or answers ``assess``, never while waiting for anything else: the app's guard
+        # asks ``assess`` from inside its own write transactions (a passkey login),
+        # while ``lock`` is held across the log's writes, so ``assess`` must not take
+        # ``lock`` (SQLite: one writer holds the database, the other the log).
+        self._state = threading.Lock()
         self._queue: list[_Call] = []
         self._queue_lock = threading.Lock()
         self._guard: StreamGuard | None = None
@@ -140,9 +148,12 @@ class DecisionLog:
 
     def _load(self) -> LoadReport:
         t0 = time.perf_counter()
-        self._guard, self._seq, self._high_s = self.make_guard(), 0, float("-inf")
+        # Built aside and swapped in whole: ``assess`` never sees a half-built guard.
+        guard = self.make_guard()
+        self._guard, self._seq, self._high_s = None, 0, float("-inf")
         with self.db.read() as session:
-            events, feedback, differing = self._catch_up(session.connection())
+            events, feedback, differing = self._catch_up(session.connection(), guard)
+        self._guard = guard
         report = LoadReport(events, feedback, differing, time.perf_counter() - t0)
         if events or feedback:
             log.info("decision_log.loaded", events=events, feedback=feedback,
@@ -158,10 +169,12 @@ class DecisionLog:
         assert self._guard is not None  # noqa: S101 - set by _load
         return self._guard
 
-    def _catch_up(self, conn: Connection) -> tuple[int, int, int]:
+    def _catch_up(self, conn: Connection,
+                  guard: StreamGuard | None = None) -> tuple[int, int, int]:
         """Feed the rows after ``self._seq`` (events and feedback, merged by seq) to
-        the guard; returns (events, feedback, decisions that came out different)."""
-        guard = self._guard
+        the guard (the live one unless given); returns (events, feedback, decisions
+        that came out different)."""
+        guard = guard or self._guard
         assert guard is not None  # noqa: S101
         fb_rows = conn.execute(_FEEDBACK_AFTER, {"after": self._seq}).all()
         pending = iter(fb_rows)
@@ -176,7 +189,9 @@ class DecisionLog:
             event = orjson.loads(event_json)
             ts_s = datetime.fromisoformat(event["ts"]).timestamp()
             event["_ts"] = ts_s
-            if orjson.dumps(guard.decide(event)).decode() != decision_json:
+            with self._state:
+                decided = guard.decide(event)
+            if orjson.dumps(decided).decode() != decision_json:
                 differing += 1
             self._high_s = max(self._high_s, ts_s)
             self._seq = seq
@@ -190,7 +205,8 @@ class DecisionLog:
     def _apply_feedback(self, guard: StreamGuard, event: dict[str, Any],
                         kind: str) -> list[dict[str, Any]]:
         ts_s = datetime.fromisoformat(event["ts"]).timestamp()
-        return guard.feedback(event, kind, max(ts_s, self._high_s))
+        with self._state:
+            return guard.feedback(event, kind, max(ts_s, self._high_s))
 
     @property
     def guard(self) -> StreamGuard:
@@ -321,7 +337,8 @@ class DecisionLog:
                 continue
             event_json = orjson.dumps(event).decode()
             event["_ts"] = ok.ts_s
-            decision = guard.decide(event)
+            with self._state:
+                decision = guard.decide(event)
             del event["_ts"]
             body = orjson.dumps(decision)
             self._seq += 1
@@ -340,9 +357,21 @@ class DecisionLog:
 
     def assess(self, event: Mapping[str, Any]) -> RiskResult:
         """The risk answer for an action about to happen, from the same state as the
-        decisions (``StreamGuard.assess``); changes nothing."""
-        with self.lock:
-            return self._guard_now().assess(event)
+        decisions (``StreamGuard.assess``); changes nothing. While the guard is being
+        rebuilt after a failed write (rare) and the rebuild takes longer than
+        ``REBUILD_WAIT_S``, the answer is empty (the policy alone decides) and logged,
+        rather than the request waiting on the log's writers."""
+        guard = self._guard
+        if guard is None:
+            if not self.lock.acquire(timeout=REBUILD_WAIT_S):
+                log.warning("decision_log.assess_without_engine", type=event.get("type"))
+                return _NO_RISK
+            try:
+                guard = self._guard_now()
+            finally:
+                self.lock.release()
+        with self._state:
+            return guard.assess(event)
 
     def refresh(self) -> int:
         """Feed the guard what other processes have appended since (another worker's

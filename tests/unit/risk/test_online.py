@@ -4,11 +4,13 @@ login's own proof, and the journal's events handed over after commit only."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from factories.customers import make_customer
+from factories.events import Stream
 from factories.streams import HOSTING_IP, KOREA_IP, Brokerage, account
 from kabuguard.domain.assurance import Level
 from kabuguard.domain.events import Channel, Event, EventType, RequestContext
@@ -18,6 +20,7 @@ from kabuguard.guard.policy import load_policy
 from kabuguard.guard.services import Guard, RiskResult
 from kabuguard.risk.event_check import Checked, check_event
 from kabuguard.risk.online import AppEventFeed, build_event, step_up_methods
+from kabuguard.web.api.decisions import build_decision_api
 
 NOW = datetime(2026, 5, 11, 1, 0, tzinfo=UTC)
 CTX = RequestContext(ip="192.0.2.10", channel=Channel.API, session="ses1", device="d1",
@@ -194,3 +197,22 @@ def test_the_feed_hands_over_committed_events_in_order_and_never_rolled_back_one
     assert len(log.received) == 1
     record_two("f", fail=False)
     assert [e["id"] for e in log.received[-1]] == ["f-password_change", "f-logout"]
+
+
+def test_assess_does_not_wait_for_the_logs_writers(services):
+    """The app's guard asks the engine from inside its own write transaction (a
+    passkey login) while a writer of the decision log may hold the log and wait for
+    the database (SQLite: one writer at a time): ``assess`` must not wait for the log's
+    lock, or the two wait for each other for ever."""
+    log = build_decision_api(services).log
+    log.load()
+    stream = Stream(prefix="w")
+    online = {**stream.login(["password", "email_otp"]), "_ts": stream.ts.timestamp()}
+    answers: list[RiskResult] = []
+    with log.lock:  # a writer of the log, mid-write
+        asker = threading.Thread(target=lambda: answers.append(log.assess(online)),
+                                 daemon=True)
+        asker.start()
+        asker.join(timeout=10)
+    assert len(answers) == 1
+    log.decide([stream.login(["password", "email_otp"])], batch=False)  # the log still works
