@@ -148,7 +148,7 @@ def main() -> None:
     for kind in ("order", "login"):
         off_ms, on_ms = best["off", kind], best["on", kind]
         print(f"CPU ms per API {kind}: engine off {off_ms:.2f}, on {on_ms:.2f} "
-              f"(+{on_ms - off_ms:.2f})")
+              f"({on_ms - off_ms:+.2f})")
     print(f"parts: assess of an order {assess_ms * 1000:.0f} µs; "
           f"log write of one app event {write_ms:.2f} ms")
 
