@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from kabuguard.audit.services import SqlAuditLog, derive_audit_key
+from kabuguard.broker.freezes import AccountFreezes
 from kabuguard.broker.market import FxRates, ImpactModel, TradingCalendar
 from kabuguard.broker.services import BrokerService
 from kabuguard.broker.symbols import load_symbols
@@ -64,6 +65,7 @@ class Services:
     dispatcher: Dispatcher
     outbox: NoticeOutbox
     ip_ranges: IpRanges
+    freezes: AccountFreezes
 
     def close(self) -> None:
         self.db.dispose()
@@ -124,7 +126,8 @@ def build_services(settings: Settings, *, clock: Clock = utcnow,
                     self_lock=SelfLockService(identity, notifier=notifier),
                     leaked=leaked,
                     notification_preferences=preferences, dispatcher=dispatcher,
-                    outbox=NoticeOutbox(db, cipher=cipher, clock=clock), ip_ranges=ip_ranges)
+                    outbox=NoticeOutbox(db, cipher=cipher, clock=clock), ip_ranges=ip_ranges,
+                    freezes=AccountFreezes(db, journal=journal, notifier=notifier, clock=clock))
 
 
 def _symbol_info(broker: BrokerService) -> Callable[[str], dict[str, str | None]]:

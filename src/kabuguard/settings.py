@@ -97,6 +97,9 @@ class Settings(BaseSettings):
     # The risk engine beside the policy (KABUGUARD_RISK=on|off); "off" decides by the
     # policy alone, as the engine-less configurations of the simulator do.
     risk: bool = True
+    # The risk engine's action rules (docs/risk-rules.md); unset: the shipped
+    # kabuguard/risk/rules/default.yaml. Checked at start, with file, line and reason.
+    risk_rules: Path | None = None
     # How far an event may arrive out of time order (the firm's clocks and network)
     # behind the latest one accepted; older ones are refused with 422.
     event_reorder_tolerance: timedelta = Field(default=timedelta(minutes=5),
@@ -128,6 +131,15 @@ class Settings(BaseSettings):
         if value is not None and not value.is_dir():
             msg = f"KABUGUARD_BREACHED_PASSWORDS_DIR is not a directory: {value}"
             raise ValueError(msg)
+        return value
+
+    @field_validator("risk_rules")
+    @classmethod
+    def _rules_load(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            from kabuguard.risk.rules import load_rules  # noqa: PLC0415 - only when set
+
+            load_rules(value)  # RuleError (a ValueError) names the file, line and rule
         return value
 
     @field_validator("smtp_url")

@@ -5,9 +5,11 @@ or is listed below with the reason it needs none."""
 
 from __future__ import annotations
 
+import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
 
 from kabuguard.guard.actions import Action
+from kabuguard.web.guarding import FIELD_CHECKED, guarded_api, guarded_web
 
 MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 
@@ -101,6 +103,16 @@ def guarded_actions(route: APIRoute) -> set[Action]:
     return found
 
 
+def fields_checked(route: APIRoute) -> bool:
+    todo = [route.dependant]
+    while todo:
+        dep = todo.pop()
+        if getattr(dep.call, "fields_checked", False):
+            return True
+        todo.extend(dep.dependencies)
+    return False
+
+
 def test_every_mutating_route_is_guarded_or_explained(app):
     unguarded = []
     seen = set()
@@ -136,3 +148,22 @@ def test_the_money_routes_declare_the_right_action(app):
     routes = {(m, p): r for m, p, r in api_routes(app)}
     for key, action in expected.items():
         assert guarded_actions(routes[key]) == {action}, key
+
+
+def test_orders_and_withdrawals_hand_their_fields_to_the_guard(app):
+    """The risk engine judges an order on its symbol, side and notional and a
+    withdrawal on its amount: a route for either must take the field-checked
+    dependency (``checked_web``/``checked_api``), whose check it calls with them
+    (tests/functional/test_online_risk.py holds orders on both channels)."""
+    found = []
+    for method, path, route in api_routes(app):
+        if method in MUTATING and guarded_actions(route) & FIELD_CHECKED:
+            found.append((method, path))
+            assert fields_checked(route), f"{method} {path} does not give the guard its fields"
+    assert len(found) == 4, found
+
+
+@pytest.mark.parametrize("factory", [guarded_web, guarded_api])
+def test_the_plain_dependency_refuses_a_field_checked_action(factory):
+    with pytest.raises(ValueError, match="checked_web"):
+        factory(Action.ORDER)

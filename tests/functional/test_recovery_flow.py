@@ -117,13 +117,16 @@ def test_site_recovery_flow_and_cooling_off(app, client, services, clock):
     assert site_post(client, "/profile/phone", "/profile", phone="07099998888").status_code == 403
     assert services.broker.bank_account(cid)["bank_name"] == "テスト銀行"
     assert services.identity.profile(cid)["phone"] == NEW_PHONE
-    # Orders stay allowed (the risk engine watches them).
+    # Orders are not barred by the cooling-off; the risk engine watches them: the
+    # recovery moved the phone, and trading within 24 hours of a contact change needs
+    # a passkey (rule contact_change_then_trade; this customer has none yet).
     page = client.get("/trade?symbol=7203")
     order = client.post("/trade", follow_redirects=False, data={
         "csrf_token": hidden(page.text, "csrf_token"),
         "idempotency_key": hidden(page.text, "idempotency_key"), "symbol": "7203",
         "side": "buy", "order_type": "market", "quantity": "100"})
-    assert order.status_code == 303, text_of(order)
+    assert order.status_code == 401, text_of(order)
+    assert 'id="step-up"' in order.text  # the step-up page (it says to register a passkey)
 
     clock.advance(COOLING_OFF)
     log_in(client, "srec1")
@@ -216,9 +219,13 @@ def test_api_recovery_flow_and_cooling_off(client, services, clock, api_login):
     assert client.put("/api/v1/bank-account", json=BANK, headers=auth).status_code == 403
     assert client.patch("/api/v1/profile", json={"email": "x@example.jp"},
                         headers=auth).status_code == 403
+    # Not barred by the cooling-off, but watched by the risk engine: the recovery
+    # moved the phone (rule contact_change_then_trade, a passkey for 24 hours).
     order = client.post("/api/v1/orders", json={"symbol": "7203", "side": "buy",
                                                 "quantity": 100}, headers=auth)
-    assert order.status_code == 201, order.text
+    assert order.status_code == 401, order.text
+    assert order.json()["level"] == "phishing_resistant"
+    assert "contact_change_then_trade" in order.json()["reasons"]
 
     clock.advance(COOLING_OFF)
     fresh = api_login("arec1", PASSWORD)

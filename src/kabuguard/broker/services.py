@@ -270,12 +270,33 @@ class BrokerService:
             raise InvalidInput("A market order takes no limit price.", field="limit_price")
         return sym, limit_minor
 
+    def order_fields(self, req: OrderRequest) -> dict[str, Any]:
+        """The order's fields as its event will carry them (EVENTS.md), estimated now
+        as ``place_order`` estimates them (``notional_jpy`` at the limit, or at the
+        current price): what the guard's risk check sees before the order is placed.
+        Raises as ``validate_order``."""
+        sym, limit_minor = self.validate_order(req)
+        est_price = limit_minor
+        if est_price is None:
+            with self.db.read() as session:
+                row = session.get(Quote, sym.symbol)
+            est_price = self._price(sym, row, self.clock())
+        return {"symbol": sym.symbol, "side": req.side, "quantity": req.quantity,
+                "order_type": req.order_type,
+                "limit_price": (limit_minor / sym.minor_per_unit
+                                if limit_minor is not None else None),
+                "notional_jpy": self.to_yen(sym, est_price * req.quantity)}
+
     def place_order(self, account_id: str, req: OrderRequest, *, context: RequestContext,
-                    idempotency_key: str | None = None) -> Outcome:
+                    idempotency_key: str | None = None, hold: bool = False) -> Outcome:
         """Accept an order: execute it now when its market is open and it is marketable,
         otherwise queue it (market closed) or rest it (limit not reached), reserving
         the cash or shares it needs. Raises on invalid input or insufficient funds, in
-        which case nothing is written."""
+        which case nothing is written.
+
+        ``hold``: the guard held it for review (a risk rule): it is stored as ``held``
+        with its reservation, answered 202, and never executed by ``run_due_orders``
+        until the operations desk releases it (status back to ``queued``)."""
         sym, limit_minor = self.validate_order(req)
 
         def change(session: Session, account: Account, now: datetime) -> tuple[Outcome, Event]:
@@ -296,7 +317,10 @@ class BrokerService:
             )
             session.add(order)
             fill = None
-            if self.is_open(sym, now) and _marketable(req.side, price, limit_minor):
+            if hold:
+                self._reserve(session, account, order, sym, price, now)
+                order.status = "held"
+            elif self.is_open(sym, now) and _marketable(req.side, price, limit_minor):
                 fill = self._execute(session, account, order, sym, quote, price, now)
             else:
                 self._reserve(session, account, order, sym, price, now)
@@ -311,7 +335,7 @@ class BrokerService:
                  # A producer's own field (EVENTS.md allows them): whether the order
                  # filled on entry, so its one notice is the execution's.
                  "status": order.status})
-            return Outcome(201, order_to_dict(order, sym, fill)), event
+            return Outcome(202 if hold else 201, order_to_dict(order, sym, fill)), event
 
         return self._idempotent_write(
             account_id, idempotency_key, {"op": "order", **asdict(req), "symbol": sym.symbol},
@@ -469,7 +493,7 @@ class BrokerService:
             order = session.get(Order, order_id)
             if order is None or order.account_id != account_id:
                 raise NotFound("No such order.", order_id=order_id)
-            if order.status not in ("queued", "open"):
+            if order.status not in ("queued", "open", "held"):
                 raise InvalidInput(f"This order is {order.status} and can no longer be "
                                    "cancelled.", field="order_id")
             self._release(session, account, order)
@@ -559,9 +583,22 @@ class BrokerService:
         return self._idempotent_write(account_id, idempotency_key,
                                       {"op": "deposit", "amount": amount_yen}, change)
 
+    def withdrawal_fields(self, account_id: str, amount_yen: int) -> dict[str, Any]:
+        """The withdrawal's fields as its event will carry them (EVENTS.md): the
+        amount and the token of the registered bank account, for the guard's risk
+        check before it. Raises InvalidInput for an amount ``withdraw`` refuses."""
+        self._check_amount(amount_yen, self.max_withdrawal_yen)
+        with self.db.read() as session:
+            bank = self._current_bank(session, account_id)
+        return {"amount_jpy": amount_yen, "bank_account": bank.token if bank else ""}
+
     def withdraw(self, account_id: str, amount_yen: int, *, context: RequestContext,
-                 idempotency_key: str | None = None) -> Outcome:
-        """Send cash to the registered bank account, after its cooling-off period."""
+                 idempotency_key: str | None = None, hold: bool = False) -> Outcome:
+        """Send cash to the registered bank account, after its cooling-off period.
+
+        ``hold``: the guard held it for review: after the same checks it is stored as
+        ``held`` with the amount reserved (no cash moves), answered 202, until the
+        operations desk releases or refuses it."""
         self._check_amount(amount_yen, self.max_withdrawal_yen)
 
         def change(session: Session, account: Account, now: datetime) -> tuple[Outcome, Event]:
@@ -580,15 +617,21 @@ class BrokerService:
                     f"Not enough cash: ¥{available:,} is available for withdrawal.",
                     needed_jpy=amount_yen, available_jpy=available)
             wd = Withdrawal(id=new_id("wd"), account_id=account_id, amount_yen=amount_yen,
-                            bank_account_id=bank.id, status="completed", requested_at=now)
+                            bank_account_id=bank.id, status="held" if hold else "completed",
+                            requested_at=now)
             session.add(wd)
-            self._move_cash(session, account, -amount_yen, "withdrawal", wd.id, now)
-            return (Outcome(201, {"id": wd.id, "amount_jpy": amount_yen, "status": wd.status,
-                                  "cash_jpy": account.cash_yen,
-                                  "bank_account": f"{bank.bank_name} ****{bank.number_last4}",
-                                  "requested_at": now.isoformat()}),
-                    Event(new_id("evt"), now, EventType.WITHDRAWAL, account_id, context,
-                          {"amount_jpy": amount_yen, "bank_account": bank.token}))
+            fields: dict[str, Any] = {"amount_jpy": amount_yen, "bank_account": bank.token}
+            if hold:
+                account.reserved_yen += amount_yen
+                fields["status"] = "held"  # a producer's field (EVENTS.md allows them)
+            else:
+                self._move_cash(session, account, -amount_yen, "withdrawal", wd.id, now)
+            return (Outcome(202 if hold else 201, {
+                        "id": wd.id, "amount_jpy": amount_yen, "status": wd.status,
+                        "cash_jpy": account.cash_yen,
+                        "bank_account": f"{bank.bank_name} ****{bank.number_last4}",
+                        "requested_at": now.isoformat()}),
+                    Event(new_id("evt"), now, EventType.WITHDRAWAL, account_id, context, fields))
 
         return self._idempotent_write(account_id, idempotency_key,
                                       {"op": "withdraw", "amount": amount_yen}, change)

@@ -46,6 +46,10 @@ class RequestContext:
     session: str | None = None
     device: str | None = None
     user_agent: str | None = None
+    # The step-up the actor completed for this very action just before it (method
+    # names of EVENTS.md): the producer field ``methods`` of a non-login event
+    # (docs/events.md), so the risk engine sees what the action itself proved.
+    methods: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +71,7 @@ class Event:
         '2025-04-03T09:15:00.000+09:00'
         """
         ctx = self.context
-        return {
+        body = {
             "id": self.id,
             "ts": format_ts(self.ts),
             "type": str(self.type),
@@ -77,8 +81,11 @@ class Event:
             "ip": ctx.ip,
             "device": ctx.device,
             "user_agent": ctx.user_agent,
-            **self.fields,
         }
+        if ctx.methods:
+            body["methods"] = list(ctx.methods)
+        body.update(self.fields)  # a login's own ``methods`` (what it used) come last
+        return body
 
 
 def format_ts(ts: datetime) -> str:

@@ -119,9 +119,11 @@ class ActionHeld(Forbidden):
     status = 202
     code = "action_held"
 
-    def __init__(self, decision: Decision) -> None:
+    def __init__(self, decision: Decision, **extra: Any) -> None:
+        # ``extra``: what was stored for review (the held order or withdrawal).
         super().__init__(f"This action ({decision.action}) is held for review.",
-                         action=str(decision.action), reasons=list(decision.reasons))
+                         action=str(decision.action), reasons=list(decision.reasons),
+                         **extra)
         self.decision = decision
 
 
@@ -140,6 +142,21 @@ class ActionRestricted(ActionDenied):
                   f"({reason.replace('_', ' ')}).",
             action=str(decision.action), reasons=list(decision.reasons), reason=reason,
             until=until.isoformat() if until else None)
+        self.decision = decision
+
+
+class AccountFrozen(ActionDenied):
+    """Refused because the account is frozen (the risk engine's ``freeze`` outcome or
+    the operations desk): only the desk lifts it, after confirming the customer by
+    phone, so the message gives the number to call (never a link)."""
+
+    code = "account_frozen"
+
+    def __init__(self, decision: Decision, *, phone: str) -> None:
+        Forbidden.__init__(
+            self, f"This account is frozen for your protection. Please call customer "
+                  f"support on {phone} to confirm your identity and lift it.",
+            action=str(decision.action), reasons=list(decision.reasons), phone=phone)
         self.decision = decision
 
 

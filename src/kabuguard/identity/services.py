@@ -270,8 +270,11 @@ class IdentityService:
             if decision.outcome is not Outcome.CHALLENGE:
                 raise ActionDenied(decision)
             assert customer is not None  # noqa: S101 - a decision implies a customer
+            # ``unusual``: the risk engine raised the level (the page then says why, and
+            # how a customer without a passkey gets one: from the usual device).
             raise StepUpRequired(decision, login_challenge=self._login_challenge(customer.id, now),
-                                 methods=self.methods_for(customer.id, decision))
+                                 methods=self.methods_for(customer.id, decision),
+                                 unusual=self._risk_raised(decision, context))
         if failed:
             raise LoginFailed(LOGIN_FAILED_MESSAGE)
         return result
@@ -369,7 +372,8 @@ class IdentityService:
                 has_app, has_passkey = second_factors(session, customer.id)
             decision = leaked_login_decision(decision, has_app=has_app,
                                              has_passkey=has_passkey)
-        if _enrolment_only(decision) and self.strongest_enrolled(customer.id) >= Level.OTP:
+        if (_enrolment_only(decision) and not self._risk_raised(decision, context)
+                and self.strongest_enrolled(customer.id) >= Level.OTP):
             # No passkey yet where the policy wants one and no interim applies any
             # more: the second factor the customer has opens a session that can only
             # register the passkey (identity.interfaces.ENROL_SCOPE).
@@ -386,10 +390,20 @@ class IdentityService:
         decision = self.guard.check(
             Action.LOGIN, Actor(customer_id, level, now), context, now=now,
             strongest_enrolled=lambda: self.strongest_enrolled(customer_id))
-        if _enrolment_only(decision) and level >= Level.OTP:
+        if (_enrolment_only(decision) and level >= Level.OTP
+                and not self._risk_raised(decision, context)):
             return replace(decision, outcome=Outcome.ALLOW, required_level=None,
                            reasons=(*decision.reasons, ENROL_REASON)), ENROL_SCOPE
         return decision, None
+
+    def _risk_raised(self, decision: Decision, context: RequestContext) -> bool:
+        """The risk engine, not the policy, asked for more than the policy's level
+        (an unusual login). Then no enrolment-only session is offered: whoever
+        relayed a password and a one-time code would register their own passkey with
+        it. The customer is told to log in with a passkey, or from their usual device
+        to register one, or to call."""
+        policy_level = self.guard.policy.requirement(Action.LOGIN, context.channel).level
+        return decision.required_level is not None and decision.required_level > policy_level
 
     def lift_enrolment_scope(self, session: Session, token: str) -> None:
         """The customer registered a passkey: their enrolment-only session becomes a
@@ -732,6 +746,27 @@ class IdentityService:
             self.journal.record_admin(session, ts=now, actor=f"customer:{customer_id}",
                                       action="session_revoked", subject=customer_id,
                                       payload={"session": public_id, "ip": context.ip})
+
+    def end_session(self, public_id: str, *, actor: str, reasons: tuple[str, ...],
+                    context: RequestContext | None = None) -> bool:
+        """End a session the guard's risk engine found used by someone else (a stolen
+        cookie replayed from another network), with an audit record. Returns False
+        when it had ended already."""
+        now = self.clock()
+        with self.db.write() as session:
+            ws = session.execute(select(WebSession).where(
+                WebSession.public_id == public_id,
+                WebSession.revoked_at.is_(None))).scalar_one_or_none()
+            if ws is None:
+                return False
+            ws.revoked_at = now
+            self.journal.record_admin(
+                session, ts=now, actor=actor, action="session_revoked_by_risk",
+                subject=ws.customer_id,
+                payload={"session": public_id, "reasons": list(reasons),
+                         "ip": context.ip if context else None,
+                         "user_agent": context.user_agent if context else None})
+        return True
 
     def logout_everywhere(self, customer_id: str, *, context: RequestContext) -> int:
         """End every session of the customer, this one included."""

@@ -38,7 +38,9 @@ class NoticeKind(StrEnum):
     [currency, amount_jpy, name, name_ja]; ONE_TIME_CODE: code, purpose,
     expires_minutes; EMOJI_CHALLENGE: emojis (list, in order), purpose,
     expires_minutes; RECOVERY_REQUESTED: at, [code]; RECOVERY_COMPLETED: at,
-    blocked_until; SELF_LOCK: at; LEAKED_CREDENTIALS: at. ``purpose`` words with their
+    blocked_until; SELF_LOCK: at; LEAKED_CREDENTIALS: at; SECURITY_ALERT: at, reason
+    (``account_frozen``, ``session_revoked``, or a risk rule's id, shown generically:
+    what the risk engine did or noticed). ``purpose`` words with their
     own text: login, step_up, withdrawal, bank_account_change, contact_change,
     password_change, mfa_enroll, mfa_remove, recovery, order (others read "your
     request"). tests/unit/notify/test_templates.py renders each with sample values."""
@@ -61,6 +63,7 @@ class NoticeKind(StrEnum):
     RECOVERY_COMPLETED = "recovery_completed"
     SELF_LOCK = "self_lock"
     LEAKED_CREDENTIALS = "leaked_credentials"
+    SECURITY_ALERT = "security_alert"
 
 
 MANDATORY: frozenset[NoticeKind] = frozenset(NoticeKind) - {

@@ -24,19 +24,21 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
 import structlog
-from sqlalchemy import Connection, bindparam, func, insert, select, text
+from sqlalchemy import Connection, bindparam, exists, func, insert, select, text
 from sqlalchemy.orm import Session
 
+from kabuguard.bus.models import OutboxEvent
 from kabuguard.domain.clock import Clock, utcnow
 from kabuguard.domain.errors import Conflict, InvalidInput, KabuguardError, NotFound
 from kabuguard.domain.ids import new_id
+from kabuguard.guard.services import RiskResult
 from kabuguard.journal import Journal
 from kabuguard.risk.event_check import Checked, check_event
 from kabuguard.risk.models import FEEDBACK_KINDS, RiskEvent, RiskFeedback
@@ -46,6 +48,8 @@ from kabuguard.store.database import Database
 log = structlog.get_logger(__name__)
 
 MAX_BATCH = 1000
+REBUILD_WAIT_S = 2.0
+_NO_RISK = RiskResult()
 MAX_PROBLEMS = 20
 CHALLENGE_KINDS = ("challenge_passed", "challenge_failed")
 _SORTED = orjson.OPT_SORT_KEYS
@@ -90,6 +94,7 @@ class _Call:
     batch: bool
     api_key_id: str | None
     on_write: Callable[[Session], None] | None
+    source: str = "api"
     answers: list[Answer] = field(default_factory=list)
     error: BaseException | None = None
     done: bool = False
@@ -122,6 +127,12 @@ class DecisionLog:
         self.tolerance_s = tolerance_s
         self.journal = journal
         self.lock = threading.Lock()
+        # Guards the StreamGuard's memory alone, held only while it decides one event
+        # or answers ``assess``, never while waiting for anything else: the app's guard
+        # asks ``assess`` from inside its own write transactions (a passkey login),
+        # while ``lock`` is held across the log's writes, so ``assess`` must not take
+        # ``lock`` (SQLite: one writer holds the database, the other the log).
+        self._state = threading.Lock()
         self._queue: list[_Call] = []
         self._queue_lock = threading.Lock()
         self._guard: StreamGuard | None = None
@@ -137,9 +148,12 @@ class DecisionLog:
 
     def _load(self) -> LoadReport:
         t0 = time.perf_counter()
-        self._guard, self._seq, self._high_s = self.make_guard(), 0, float("-inf")
+        # Built aside and swapped in whole: ``assess`` never sees a half-built guard.
+        guard = self.make_guard()
+        self._guard, self._seq, self._high_s = None, 0, float("-inf")
         with self.db.read() as session:
-            events, feedback, differing = self._catch_up(session.connection())
+            events, feedback, differing = self._catch_up(session.connection(), guard)
+        self._guard = guard
         report = LoadReport(events, feedback, differing, time.perf_counter() - t0)
         if events or feedback:
             log.info("decision_log.loaded", events=events, feedback=feedback,
@@ -155,10 +169,12 @@ class DecisionLog:
         assert self._guard is not None  # noqa: S101 - set by _load
         return self._guard
 
-    def _catch_up(self, conn: Connection) -> tuple[int, int, int]:
+    def _catch_up(self, conn: Connection,
+                  guard: StreamGuard | None = None) -> tuple[int, int, int]:
         """Feed the rows after ``self._seq`` (events and feedback, merged by seq) to
-        the guard; returns (events, feedback, decisions that came out different)."""
-        guard = self._guard
+        the guard (the live one unless given); returns (events, feedback, decisions
+        that came out different)."""
+        guard = guard or self._guard
         assert guard is not None  # noqa: S101
         fb_rows = conn.execute(_FEEDBACK_AFTER, {"after": self._seq}).all()
         pending = iter(fb_rows)
@@ -173,7 +189,9 @@ class DecisionLog:
             event = orjson.loads(event_json)
             ts_s = datetime.fromisoformat(event["ts"]).timestamp()
             event["_ts"] = ts_s
-            if orjson.dumps(guard.decide(event)).decode() != decision_json:
+            with self._state:
+                decided = guard.decide(event)
+            if orjson.dumps(decided).decode() != decision_json:
                 differing += 1
             self._high_s = max(self._high_s, ts_s)
             self._seq = seq
@@ -187,7 +205,8 @@ class DecisionLog:
     def _apply_feedback(self, guard: StreamGuard, event: dict[str, Any],
                         kind: str) -> list[dict[str, Any]]:
         ts_s = datetime.fromisoformat(event["ts"]).timestamp()
-        return guard.feedback(event, kind, max(ts_s, self._high_s))
+        with self._state:
+            return guard.feedback(event, kind, max(ts_s, self._high_s))
 
     @property
     def guard(self) -> StreamGuard:
@@ -198,8 +217,10 @@ class DecisionLog:
     # -- events ---------------------------------------------------------------------
 
     def decide(self, events: Sequence[object], *, batch: bool, api_key_id: str | None = None,
-               on_write: Callable[[Session], None] | None = None) -> list[Answer]:
+               on_write: Callable[[Session], None] | None = None,
+               source: str = "api") -> list[Answer]:
         """Decide ``events`` in order and store them, all or none, before returning.
+        ``source``: "api" (the decision API) or "app" (``record_app_events``).
         Field names in errors are ``events[i].field`` for a batch. Raises EventsInvalid
         (422) naming every bad event (up to 20), EventIdReused (409) for a known id
         sent with other content, DecisionLogUnavailable (503) if the write failed.
@@ -209,7 +230,8 @@ class DecisionLog:
         callers share one commit instead of queueing for one each."""
         if batch and not 1 <= len(events) <= MAX_BATCH:
             raise EventsInvalid(f"events must hold 1 to {MAX_BATCH} events.", field="events")
-        call = _Call(events, self._check(events, batch), batch, api_key_id, on_write)
+        call = _Call(events, self._check(events, batch), batch, api_key_id, on_write,
+                     source=source)
         with self._queue_lock:
             self._queue.append(call)
         with self.lock:
@@ -315,7 +337,8 @@ class DecisionLog:
                 continue
             event_json = orjson.dumps(event).decode()
             event["_ts"] = ok.ts_s
-            decision = guard.decide(event)
+            with self._state:
+                decision = guard.decide(event)
             del event["_ts"]
             body = orjson.dumps(decision)
             self._seq += 1
@@ -324,11 +347,100 @@ class DecisionLog:
                          "received_at": received, "type": event["type"],
                          "account": event["account"], "decision": decision["decision"],
                          "event_json": event_json, "decision_json": decision_json,
-                         "api_key_id": call.api_key_id})
+                         "api_key_id": call.api_key_id, "source": call.source})
             stored[event["id"]] = (event_json, decision_json)
             answers.append(Answer(body, replayed=False))
         self._high_s = high
         return answers
+
+    # -- kabuguard's own app ----------------------------------------------------------
+
+    def assess(self, event: Mapping[str, Any]) -> RiskResult:
+        """The risk answer for an action about to happen, from the same state as the
+        decisions (``StreamGuard.assess``); changes nothing. While the guard is being
+        rebuilt after a failed write (rare) and the rebuild takes longer than
+        ``REBUILD_WAIT_S``, the answer is empty (the policy alone decides) and logged,
+        rather than the request waiting on the log's writers."""
+        guard = self._guard
+        if guard is None:
+            if not self.lock.acquire(timeout=REBUILD_WAIT_S):
+                log.warning("decision_log.assess_without_engine", type=event.get("type"))
+                return _NO_RISK
+            try:
+                guard = self._guard_now()
+            finally:
+                self.lock.release()
+        with self._state:
+            return guard.assess(event)
+
+    def refresh(self) -> int:
+        """Feed the guard what other processes have appended since (another worker's
+        events): the app's background loop calls it, so an online answer lags other
+        workers by at most its interval. Returns the rows fed."""
+        with self.lock:
+            guard_was_built = self._guard is not None
+            self._guard_now()
+            if not guard_was_built:
+                return 0  # just rebuilt from the whole log
+            with self.db.read() as session:
+                conn = session.connection()
+                if self._latest_seq(conn) <= self._seq:
+                    return 0
+                events, feedback, _differing = self._catch_up(conn)
+        return events + feedback
+
+    def record_app_events(self, events: Sequence[dict[str, Any]]) -> int:
+        """Decide and store, in order, events kabuguard's own app has committed (its
+        journal's, source "app"), so the decision API and the app's guard share one
+        state. Never raises: the change each event describes is committed already, so
+        a bad or late event is logged and left out, and a failed write is logged (the
+        next start recovers it from the outbox, ``recover_app_events``). Returns how
+        many were stored now (an event seen before is not stored twice)."""
+        stored = 0
+        for start in range(0, len(events), MAX_BATCH):
+            chunk = events[start:start + MAX_BATCH]
+            try:
+                try:
+                    answers = self.decide(chunk, batch=True, source="app")
+                except (EventsInvalid, EventIdReused):
+                    answers = self._record_one_by_one(chunk)
+            except Exception:  # logged; recovered from the outbox at the next start
+                log.exception("decision_log.app_events_failed", events=len(chunk))
+                continue
+            stored += sum(not a.replayed for a in answers)
+        return stored
+
+    def _record_one_by_one(self, events: Sequence[dict[str, Any]]) -> list[Answer]:
+        answers: list[Answer] = []
+        for event in events:
+            try:
+                answers += self.decide([event], batch=True, source="app")
+            except (EventsInvalid, EventIdReused) as exc:
+                log.warning("decision_log.app_event_refused", event_id=event.get("id"),
+                            type=event.get("type"), error=exc.message)
+        return answers
+
+    def recover_app_events(self) -> int:
+        """The app's events that committed but were never decided (the process
+        stopped in between): outbox rows from the latest app event decided (less the
+        reorder tolerance) on that are missing from the log, fed in outbox order.
+        Run after ``load``. A log without any app event is not back-filled."""
+        with self.db.read() as session:
+            latest = session.scalar(select(func.max(RiskEvent.ts))
+                                    .where(RiskEvent.source == "app"))
+            if latest is None:
+                return 0
+            since = latest - timedelta(seconds=self.tolerance_s)
+            missing = session.execute(
+                select(OutboxEvent.payload)
+                .where(OutboxEvent.ts >= since,
+                       ~exists().where(RiskEvent.id == OutboxEvent.event_id))
+                .order_by(OutboxEvent.seq)).scalars().all()
+        if not missing:
+            return 0
+        recovered = self.record_app_events([orjson.loads(p) for p in missing])
+        log.info("decision_log.app_events_recovered", events=recovered)
+        return recovered
 
     # -- feedback -------------------------------------------------------------------
 

@@ -252,10 +252,12 @@ class RiskEngine:
         return obs, self.logins.score(event.get("account"), obs, ts_s)
 
     def assess(self, event: Mapping[str, Any], ts_s: float, session: SessionState | None,
-               *, event_level: int = 0, login: tuple[LoginObservation, Any] | None = None
-               ) -> tuple[RiskResult, Features]:
+               *, event_level: int = 0, login: tuple[LoginObservation, Any] | None = None,
+               cross: bool = True) -> tuple[RiskResult, Features]:
         """Score one event. ``login``: for a login, its observation and LoginRisk
-        (``score_login``), whose values stand in for the session's until it exists."""
+        (``score_login``), whose values stand in for the session's until it exists.
+        ``cross=False`` leaves the cross-account detector out (it records every order
+        it sees): the read-only answer ``StreamGuard.assess`` gives before an action."""
         f = self.features(event, ts_s, session,
                           login_obs=login[0] if login else None, event_level=event_level)
         score = 0.0
@@ -272,7 +274,7 @@ class RiskEngine:
             reasons.extend(risk.reasons)
         effects: list[dict[str, Any]] = []
         outcome = Outcome.ALLOW
-        if f.type == "order" and f.symbol:
+        if f.type == "order" and f.symbol and cross:
             outcome = self._cross(event, f, ts_s, effects, reasons)
         required: Level | None = None
         shadow: list[str] = []

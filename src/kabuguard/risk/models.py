@@ -44,11 +44,17 @@ class ApiKey(Base):
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
+EVENT_SOURCES = ("api", "app")
+
+
 class RiskEvent(Base):
-    """One event decided through the API, with the answer given (the event log)."""
+    """One event decided, with the answer given (the event log): sent to the decision
+    API (``source`` "api") or recorded by kabuguard's own web app and API ("app": its
+    journaled events after commit, and the attempts its guard refused)."""
 
     __tablename__ = "risk_events"
-    __table_args__ = (Index("ix_risk_events_account_ts", "account", "ts"),)
+    __table_args__ = (Index("ix_risk_events_account_ts", "account", "ts"),
+                      CheckConstraint("source IN ('api', 'app')", name="source"))
 
     # The event's own id (EVENTS.md): a retry with the same id gets the stored answer.
     id: Mapped[str] = mapped_column(String(100), primary_key=True)
@@ -63,6 +69,7 @@ class RiskEvent(Base):
     event_json: Mapped[str] = mapped_column(Text)
     decision_json: Mapped[str] = mapped_column(Text)
     api_key_id: Mapped[str | None] = mapped_column(ForeignKey("api_keys.id"))
+    source: Mapped[str] = mapped_column(String(10), default="api", server_default="api")
 
 
 class RiskFeedback(Base):

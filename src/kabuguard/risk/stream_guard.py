@@ -369,6 +369,35 @@ class StreamGuard:
                 self._pending_login.pop(sid, None)
 
 
+    # -- before an action (online) -----------------------------------------------------
+
+    def assess(self, event: Mapping[str, Any]) -> RiskResult:
+        """The risk answer for ``event`` as it would be decided now, changing nothing:
+        what the app's guard asks before an action executes (``risk/online.py``). The
+        stream's own stops come first (a frozen account, a stopped session, a
+        restricted symbol); the cross-account detector is left out, since it records
+        every order it sees: the order counts once it is decided (``decide``)."""
+        etype = event["type"]
+        account = event.get("account")
+        if account and account in self.frozen:
+            return RiskResult(Outcome.DENY, reasons=("account_frozen",))
+        sid = event.get("session")
+        if etype != "login" and sid and sid in self.stopped:
+            return RiskResult(Outcome.DENY, reasons=("session_stopped",))
+        if etype == "order" and (event.get("symbol"), event.get("side")) in self.restricted:
+            return RiskResult(Outcome.DENY, reasons=("symbol_restricted",))
+        engine = self.engine
+        if engine is None or etype in ("logout", "customer_report"):
+            return _NO_RISK
+        ts_s = _ts_s(event)
+        level = event_level(event.get("methods"))
+        if etype == "login":
+            login = engine.score_login(event, ts_s)
+            return engine.assess(event, ts_s, None, event_level=level, login=login,
+                                 cross=False)[0]
+        return engine.assess(event, ts_s, self._live_session(event, ts_s), event_level=level,
+                             cross=False)[0]
+
 def _out(event: Mapping[str, Any], decision: str, *, level: str | None = None,
          score: float = 0.0, reasons: list[str] | None = None,
          actions: list[dict[str, Any]] | None = None) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -50,9 +50,15 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """A session in one transaction: committed on success, rolled back on error."""
+        """A session in one transaction: committed on success, rolled back on error.
+        Then, after a commit only, the functions ``after_commit`` registered on it run,
+        outside the transaction and the write lock (they may write themselves)."""
         with self._write_lock, self._writer() as session, session.begin():
             yield session
+        hooks = session.info.get(_AFTER_COMMIT)
+        if hooks:
+            for hook in hooks:
+                hook()
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -61,6 +67,17 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+_AFTER_COMMIT = "kabuguard.after_commit"
+
+
+def after_commit(session: Session, hook: Callable[[], None]) -> None:
+    """Run ``hook`` once ``session``'s transaction (a ``Database.write``) has committed,
+    after its write lock is released; never when it rolls back. Hooks run in the order
+    registered, in the committing thread, and an error in one propagates to the caller
+    of ``write`` (the change itself is committed by then)."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(hook)
 
 
 def _install_sqlite_hooks(engine: Engine) -> None:

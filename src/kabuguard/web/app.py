@@ -18,7 +18,7 @@ from kabuguard.container import Services, build_services
 from kabuguard.logs import configure_logging
 from kabuguard.settings import Settings, load_settings
 from kabuguard.web.api.account_security import router as api_account_security_router
-from kabuguard.web.api.decisions import build_decision_api
+from kabuguard.web.api.decisions import DecisionApi, build_decision_api
 from kabuguard.web.api.decisions import router as decisions_router
 from kabuguard.web.api.notifications import router as api_notifications_router
 from kabuguard.web.api.recovery import router as api_recovery_router
@@ -40,15 +40,21 @@ from kabuguard.web.security import SecurityHeaders
 log = structlog.get_logger(__name__)
 
 
-async def _background(services: Services, interval_seconds: float) -> None:
+async def _background(services: Services, decision_api: DecisionApi,
+                      interval_seconds: float) -> None:
     """Runs due orders (market opens, limits reached), applies MFA removals whose
     cooling-off has ended, relays the outbox and delivers due notices (the
-    dispatcher's claim makes it safe in every worker at once)."""
+    dispatcher's claim makes it safe in every worker at once); picks up the freezes
+    and the risk engine's events other processes recorded."""
     while True:
         try:
             await anyio.to_thread.run_sync(services.broker.run_due_orders)
             await anyio.to_thread.run_sync(services.removals.run_due_removals)
             await anyio.to_thread.run_sync(services.relay.relay_once)
+            # Freezes and releases made by other processes (the desk, other workers).
+            await anyio.to_thread.run_sync(services.freezes.load)
+            if decision_api.risk:
+                await anyio.to_thread.run_sync(decision_api.log.refresh)
             if services.settings.notify_in_app:
                 await anyio.to_thread.run_sync(services.dispatcher.dispatch_once)
         except Exception:  # keep the loop alive; the error is logged with its traceback
@@ -65,11 +71,16 @@ def create_app(settings: Settings, *, services: Services | None = None,
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        # The decision API's engine state, rebuilt from its event log before serving.
+        # The decision API's engine state (the app's guard's too), rebuilt from its
+        # event log before serving, with any app event committed but not yet decided.
         await anyio.to_thread.run_sync(decision_api.log.load)
+        if decision_api.risk:
+            await anyio.to_thread.run_sync(decision_api.log.recover_app_events)
+        await anyio.to_thread.run_sync(services.freezes.load)
         task = None
         if background_interval_seconds:
-            task = asyncio.create_task(_background(services, background_interval_seconds))
+            task = asyncio.create_task(_background(services, decision_api,
+                                                   background_interval_seconds))
         try:
             yield
         finally:

@@ -241,6 +241,25 @@ MESSAGES: dict[str, dict[str, str]] = {
     "error.action_held": {
         "ja": "この操作は確認のため保留されました。担当者から連絡いたします。",
         "en": "This action is held for review. We will contact you."},
+    "error.account_frozen": {
+        "ja": "安全のため、お客様の口座でのお取引・出金・登録情報の変更を停止しています。"
+              "再開にはお電話でのご本人確認が必要です。お客様サポート（電話 {phone}）へお電話ください。",
+        "en": "For your protection, trading, withdrawals and changes of your details are "
+              "stopped on your account. Please call customer support on {phone} to "
+              "confirm your identity and lift the freeze."},
+    "error.action_denied.risk_session_revoked": {
+        "ja": "ログイン時とは異なる環境からの操作のため、安全のためログインを終了しました。"
+              "ご本人の操作であれば、いつもお使いの端末からもう一度ログインしてください。",
+        "en": "This session was used from somewhere other than where it logged in, so for "
+              "your safety it has been ended. If it was you, log in again from the device "
+              "you usually use."},
+    "login.second_step_passkey_risk": {
+        "ja": "普段と異なる環境からのログインのため、パスキーでの認証が必要です。"
+              "パスキーをお持ちでない場合は、いつもお使いの端末からログインしてパスキーを登録するか、"
+              "お客様サポート（電話 {phone}）へお電話ください。",
+        "en": "This login comes from an unusual environment, so it needs a passkey. If you "
+              "have none yet, log in from the device you usually use and register one there, "
+              "or call customer support on {phone}."},
     "level.password": {"ja": "パスワード", "en": "password"},
     "level.otp": {"ja": "ワンタイムコード等", "en": "one-time code"},
     "level.phishing_resistant": {"ja": "パスキー", "en": "passkey"},
@@ -283,6 +302,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "order.status.filled": {"ja": "約定済", "en": "Filled"},
     "order.status.cancelled": {"ja": "取消済", "en": "Cancelled"},
     "order.status.rejected": {"ja": "失効", "en": "Expired"},
+    "order.status.held": {"ja": "確認のため保留中", "en": "Held for review"},
     "market.TSE_PRIME": {"ja": "東証プライム", "en": "TSE Prime"},
     "market.TSE_STANDARD": {"ja": "東証スタンダード", "en": "TSE Standard"},
     "market.TSE_GROWTH": {"ja": "東証グロース", "en": "TSE Growth"},
@@ -340,6 +360,11 @@ MESSAGES: dict[str, dict[str, str]] = {
     "orders.no_fills": {"ja": "約定はまだありません。", "en": "No executions yet."},
     "orders.notice_placed": {"ja": "ご注文を受け付けました。", "en": "Your order was received."},
     "orders.notice_cancelled": {"ja": "注文を取り消しました。", "en": "The order was cancelled."},
+    "orders.notice_held": {
+        "ja": "ご注文は確認のため保留しました。担当者が確認のうえ執行します。"
+              "お心当たりがない場合は、すぐに当社にお電話ください。",
+        "en": "Your order is held for review; we will execute it once we have checked it. "
+              "If you did not place it, call us at once."},
     "order.title": {"ja": "注文内容", "en": "Order details"},
     "order.id": {"ja": "注文番号", "en": "Order number"},
     "order.estimate": {"ja": "注文時の概算金額", "en": "Estimate when placed"},
@@ -397,6 +422,11 @@ MESSAGES: dict[str, dict[str, str]] = {
     "cash.no_movements": {"ja": "入出金履歴はありません。", "en": "No cash movements yet."},
     "cash.notice_deposited": {"ja": "模擬入金を反映しました。",
                               "en": "The simulated deposit was credited."},
+    "cash.notice_withdrawal_held": {
+        "ja": "出金のご依頼は、確認のため保留しました。担当者が確認のうえ送金します。"
+              "お心当たりがない場合は、すぐに当社にお電話ください。",
+        "en": "Your withdrawal is held for review; we will send it once we have checked it. "
+              "If you did not ask for it, call us at once."},
     "cash.notice_withdrawn": {"ja": "出金を受け付けました。登録口座へ送金します。",
                               "en": "Withdrawal accepted; the money goes to your registered "
                                     "account."},
@@ -893,6 +923,8 @@ MESSAGES: dict[str, dict[str, str]] = {
     "notifications.kind.self_lock": {"ja": "口座ロック", "en": "Account locked by you"},
     "notifications.kind.leaked_credentials": {"ja": "パスワード流出の検知",
                                               "en": "Leaked password found"},
+    "notifications.kind.security_alert": {"ja": "不審な操作の検知（取引停止・凍結）",
+                                          "en": "Suspicious activity (stopped or frozen)"},
     # --- passkey enrolment ---
     "enrol.required": {
         "ja": "ログインにはパスキーが必要になりました。まずこの端末でパスキーを登録してください。"

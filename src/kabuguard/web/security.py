@@ -103,8 +103,12 @@ def request_context(request: Request, *, channel: Channel = Channel.WEB,
     device = device_id(request) or getattr(request.state, "new_device", None)
     if channel != Channel.WEB:
         device = request.headers.get("x-device-id", "")[:64] or None
+    # The step-up made for this very action, when the guard found one (web/guarding.py):
+    # the action's event carries it as ``methods``.
+    methods = getattr(request.state, "action_methods", None)
     return RequestContext(ip=client_ip(request), channel=channel, session=session,
-                          device=device, user_agent=request.headers.get("user-agent", "")[:400] or None)
+                          device=device, user_agent=request.headers.get("user-agent", "")[:400] or None,
+                          methods=methods)
 
 
 def check_csrf(expected: str | None, given: str | None) -> None:

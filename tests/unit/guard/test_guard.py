@@ -94,7 +94,7 @@ class FixedRisk:
     def __init__(self, result: RiskResult) -> None:
         self.result = result
 
-    def score(self, action, actor, context, *, now):
+    def score(self, action, actor, context, *, now, fields=None):
         return self.result
 
 

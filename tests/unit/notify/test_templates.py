@@ -45,6 +45,7 @@ SAMPLES: dict[NoticeKind, dict] = {
     NoticeKind.RECOVERY_COMPLETED: {"at": AT, "blocked_until": LATER},
     NoticeKind.SELF_LOCK: {"at": AT},
     NoticeKind.LEAKED_CREDENTIALS: {"at": AT},
+    NoticeKind.SECURITY_ALERT: {"at": AT, "reason": "account_frozen"},
 }
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 renderer = Renderer()

@@ -35,7 +35,8 @@ from kabuguard.risk.api_keys import (
     parse_bearer,
 )
 from kabuguard.risk.decision_log import MAX_BATCH, DecisionLog
-from kabuguard.risk.rules import RuleSet, packaged_rules
+from kabuguard.risk.online import AppEventFeed, OnlineRisk
+from kabuguard.risk.rules import RuleSet, load_rules, packaged_rules
 from kabuguard.risk.stream_guard import StreamGuard
 
 log = structlog.get_logger(__name__)
@@ -74,7 +75,9 @@ def _packaged_rules() -> RuleSet:
 def build_decision_api(services: Services) -> DecisionApi:
     """The API keys and the decision log over the app's database, policy and symbol
     master. Customers' history is not preloaded: the engine learns it from the events
-    (``accounts`` is empty)."""
+    (``accounts`` is empty): those sent here and the app's own. With the engine on,
+    the app's guard scores every action with it (``OnlineRisk``) and the app's
+    journal feeds it (``AppEventFeed``): one state for both."""
     settings = services.settings
     risk = settings.risk and risk_engine_available()
     if settings.risk and not risk:
@@ -82,18 +85,25 @@ def build_decision_api(services: Services) -> DecisionApi:
                     detail="kabuguard.risk.engine is not installed: deciding by policy only")
     symbols = {code: s.to_interchange() for code, s in services.broker.symbols.items()}
     policy, ip_ranges = services.guard.policy, services.ip_ranges
-    rules = _packaged_rules() if risk else None
+    rules = None
+    if risk:
+        rules = load_rules(settings.risk_rules) if settings.risk_rules else _packaged_rules()
 
     def make_guard() -> StreamGuard:
         return StreamGuard(policy, symbols, {}, risk=risk, rules=rules, ip_ranges=ip_ranges)
 
     clock = services.identity.clock
+    decision_log = DecisionLog(services.db, make_guard=make_guard, clock=clock,
+                               tolerance_s=settings.event_reorder_tolerance.total_seconds(),
+                               journal=services.journal)
+    if risk:
+        # The same engine state for the app's own guard (online, before each action)
+        # and for its committed events (after each commit): risk/online.py.
+        services.guard.risk = OnlineRisk(decision_log)
+        services.journal.add_listener(AppEventFeed(decision_log))
     return DecisionApi(
         keys=ApiKeyService(services.db, journal=services.journal, clock=clock),
-        log=DecisionLog(services.db, make_guard=make_guard, clock=clock,
-                        tolerance_s=settings.event_reorder_tolerance.total_seconds(),
-                        journal=services.journal),
-        risk=risk)
+        log=decision_log, risk=risk)
 
 
 # -- authentication -------------------------------------------------------------------

@@ -17,6 +17,7 @@ from kabuguard.broker.interfaces import BankDetails, OrderRequest, Outcome
 from kabuguard.domain.errors import InvalidInput
 from kabuguard.domain.events import Channel
 from kabuguard.guard.actions import Action
+from kabuguard.guard.interfaces import ActionHeld, Decision
 from kabuguard.identity.interfaces import ENROL_SCOPE, UNLOCK_SCOPE
 from kabuguard.identity.services import validate_email, validate_phone
 from kabuguard.web.deps import (
@@ -28,7 +29,7 @@ from kabuguard.web.deps import (
     PasskeysDep,
     RemovalsDep,
 )
-from kabuguard.web.guarding import guarded_api
+from kabuguard.web.guarding import OrderCheckApi, WithdrawalCheckApi, guarded_api, is_held
 from kabuguard.web.security import request_context
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
@@ -131,6 +132,16 @@ class ProfileBody(Strict):
 def _answer(outcome: Outcome) -> JSONResponse:
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
     return JSONResponse(outcome.body, status_code=outcome.status_code, headers=headers)
+
+
+def _answer_or_held(outcome: Outcome, decision: Decision, name: str) -> JSONResponse:
+    """A held order or withdrawal answers as the guard's ActionHeld does (202
+    ``action_held``, with the reasons), carrying what was stored for review."""
+    if outcome.status_code != 202:
+        return _answer(outcome)
+    held = ActionHeld(decision, **{name: outcome.body})
+    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
+    return JSONResponse(held.to_dict(), status_code=held.status, headers=headers)
 
 
 def _ctx(request: Request, session: Any) -> Any:
@@ -349,16 +360,19 @@ def quote(symbol: str, broker: BrokerDep, _session: ApiSessionDep) -> dict[str, 
     return broker.quote(symbol).to_dict()
 
 
-@router.post("/orders", status_code=201, dependencies=[Depends(guarded_api(Action.ORDER))])
+@router.post("/orders", status_code=201)
 def place_order(body: OrderBody, request: Request, session: ApiSessionDep, broker: BrokerDep,
-                idempotency_key: IdemKey = None) -> JSONResponse:
+                check: OrderCheckApi, idempotency_key: IdemKey = None) -> JSONResponse:
     """Place a market or limit order. 201 with the order (``filled`` when executed at
-    once, ``queued`` outside trading hours, ``open`` for a resting limit)."""
+    once, ``queued`` outside trading hours, ``open`` for a resting limit); 202
+    ``action_held`` with the order (``held``) when the guard holds it for review."""
     limit = None if body.limit_price is None else str(body.limit_price)
     req = OrderRequest(symbol=body.symbol, side=body.side, quantity=body.quantity,
                        order_type=body.order_type, limit_price=limit)
-    return _answer(broker.place_order(session.account_id, req, context=_ctx(request, session),
-                                      idempotency_key=idempotency_key))
+    decision = check(broker.order_fields(req))
+    outcome = broker.place_order(session.account_id, req, context=_ctx(request, session),
+                                 idempotency_key=idempotency_key, hold=is_held(decision))
+    return _answer_or_held(outcome, decision, "order")
 
 
 @router.get("/orders")
@@ -397,13 +411,16 @@ def deposit(body: AmountBody, request: Request, session: ApiSessionDep, broker: 
                                   idempotency_key=idempotency_key))
 
 
-@router.post("/withdrawals", status_code=201,
-             dependencies=[Depends(guarded_api(Action.WITHDRAWAL))])
+@router.post("/withdrawals", status_code=201)
 def withdraw(body: AmountBody, request: Request, session: ApiSessionDep, broker: BrokerDep,
-             idempotency_key: IdemKey = None) -> JSONResponse:
-    return _answer(broker.withdraw(session.account_id, body.amount_jpy,
-                                   context=_ctx(request, session),
-                                   idempotency_key=idempotency_key))
+             check: WithdrawalCheckApi, idempotency_key: IdemKey = None) -> JSONResponse:
+    """Withdraw to the registered bank account. 201 with the withdrawal; 202
+    ``action_held`` with it (``held``) when the guard holds it for review."""
+    decision = check(broker.withdrawal_fields(session.account_id, body.amount_jpy))
+    outcome = broker.withdraw(session.account_id, body.amount_jpy,
+                              context=_ctx(request, session),
+                              idempotency_key=idempotency_key, hold=is_held(decision))
+    return _answer_or_held(outcome, decision, "withdrawal")
 
 
 @router.get("/bank-account")

@@ -19,14 +19,15 @@ from kabuguard.web.customer.forms import (
     parse_whole,
 )
 from kabuguard.web.deps import BrokerDep, LangDep, WebSessionDep
-from kabuguard.web.guarding import guarded_web
+from kabuguard.web.guarding import WithdrawalCheckWeb, guarded_web, is_held
 from kabuguard.web.security import check_csrf, request_context
 from kabuguard.web.templating import render
 
 router = APIRouter(include_in_schema=False)
 
 LEDGER_LIMIT = 100
-NOTICES = {"deposited": "cash.notice_deposited", "withdrawn": "cash.notice_withdrawn"}
+NOTICES = {"deposited": "cash.notice_deposited", "withdrawn": "cash.notice_withdrawn",
+           "withdrawal_held": "cash.notice_withdrawal_held"}
 
 
 @router.get("/cash")
@@ -54,21 +55,35 @@ def deposit(request: Request, session: WebSessionDep, broker: BrokerDep, lang: L
     return RedirectResponse("/cash?notice=deposited", status_code=303)
 
 
-@router.post("/cash/withdraw", dependencies=[Depends(guarded_web(Action.WITHDRAWAL))])
+@router.post("/cash/withdraw")
 def withdraw(request: Request, session: WebSessionDep, broker: BrokerDep, lang: LangDep,
+             check: WithdrawalCheckWeb,
              csrf_token: Annotated[str, Form(max_length=200)] = "",
              amount_jpy: Annotated[str, Form(max_length=30)] = "",
              idempotency_key: Annotated[str, Form(max_length=100)] = "") -> Response:
     check_csrf(session.csrf_token, csrf_token)
     try:
-        broker.withdraw(session.account_id, parse_whole(amount_jpy, field="amount_jpy"),
-                        context=request_context(request, session=session.public_id),
-                        idempotency_key=idempotency_key or None)
+        amount = parse_whole(amount_jpy, field="amount_jpy")
+        fields = broker.withdrawal_fields(session.account_id, amount)
     except KabuguardError as exc:
-        return _render_cash(request, broker, session, lang,
-                            withdraw_error=error_text(exc, lang), withdraw_amount=amount_jpy,
-                            withdraw_error_code=exc.code, status_code=exc.status)
-    return RedirectResponse("/cash?notice=withdrawn", status_code=303)
+        return _withdraw_error(request, broker, session, lang, exc, amount_jpy)
+    decision = check(fields)  # the guard's answers are web/errors.py's
+    try:
+        outcome = broker.withdraw(session.account_id, amount,
+                                  context=request_context(request, session=session.public_id),
+                                  idempotency_key=idempotency_key or None,
+                                  hold=is_held(decision))
+    except KabuguardError as exc:
+        return _withdraw_error(request, broker, session, lang, exc, amount_jpy)
+    notice = "withdrawal_held" if outcome.status_code == 202 else "withdrawn"
+    return RedirectResponse(f"/cash?notice={notice}", status_code=303)
+
+
+def _withdraw_error(request: Request, broker: BrokerService, session: SessionInfo, lang: str,
+                    exc: KabuguardError, amount_jpy: str) -> Response:
+    return _render_cash(request, broker, session, lang,
+                        withdraw_error=error_text(exc, lang), withdraw_amount=amount_jpy,
+                        withdraw_error_code=exc.code, status_code=exc.status)
 
 
 def _render_cash(request: Request, broker: BrokerService, session: SessionInfo, lang: str, *,

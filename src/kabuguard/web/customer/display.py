@@ -25,7 +25,7 @@ __all__ = [
 
 # Order statuses of broker.models.Order, in the words Japanese brokers use.
 ORDER_STATUSES = ("new", "queued", "open", "filled", "cancelled", "rejected")
-CANCELLABLE = frozenset({"queued", "open"})
+CANCELLABLE = frozenset({"queued", "open", "held"})
 # Kinds of broker.models.CashMovement.
 CASH_KINDS = ("deposit", "withdrawal", "buy", "sell")
 # The login history a customer sees: the last three months (JSDA: customers check

@@ -26,7 +26,8 @@ router = APIRouter(include_in_schema=False)
 HISTORY_LIMIT = 200
 # The broker has no single-order lookup yet; the confirmation page finds the order
 # among the account's latest ones (an order just placed is always among them).
-NOTICES = {"placed": "orders.notice_placed", "cancelled": "orders.notice_cancelled"}
+NOTICES = {"placed": "orders.notice_placed", "cancelled": "orders.notice_cancelled",
+           "held": "orders.notice_held"}
 
 
 @router.get("/orders")

@@ -113,8 +113,13 @@ def login_submit(
         # A password found in a leaked list gets its own wording (identity/leaked.py).
         prefix = "leaked." if REASON_LEAKED in exc.params.get("reasons", []) else "login."
         if str(exc.params.get("level")) != "otp":
-            return _login_again(request, lang, next, probe, status_code=401,
-                                error=translate(prefix + "second_step_passkey", lang))
+            # An unusual login (the risk engine's) says why, and how to get a passkey
+            # safely: from the usual device, or by phone (never a link).
+            message = (translate("login.second_step_passkey_risk", lang,
+                                 phone=request.app.state.settings.support_phone)
+                       if exc.params.get("unusual") and prefix == "login."
+                       else translate(prefix + "second_step_passkey", lang))
+            return _login_again(request, lang, next, probe, status_code=401, error=message)
         methods = [m for m in exc.params.get("methods", ["totp"]) if m in OTP_LEVEL_METHODS]
         # A self-locked customer's code opens the unlock page only (identity/self_lock.py).
         key = ("selflock.refused_app" if exc.params.get("account_locked")

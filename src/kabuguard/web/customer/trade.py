@@ -11,14 +11,13 @@ from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 from urllib.parse import quote as urlquote
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.responses import RedirectResponse, Response
 
 from kabuguard.broker.interfaces import OrderRequest, QuoteView
 from kabuguard.broker.services import BrokerService
 from kabuguard.domain.errors import KabuguardError, UnknownSymbol
-from kabuguard.guard.actions import Action
 from kabuguard.identity.interfaces import SessionInfo
 from kabuguard.web.customer.forms import (
     error_field,
@@ -29,7 +28,7 @@ from kabuguard.web.customer.forms import (
     parse_whole,
 )
 from kabuguard.web.deps import BrokerDep, LangDep, WebSessionDep
-from kabuguard.web.guarding import guarded_web
+from kabuguard.web.guarding import OrderCheckWeb, is_held
 from kabuguard.web.i18n import format_jst, format_price
 from kabuguard.web.security import check_csrf, request_context
 from kabuguard.web.templating import render
@@ -45,9 +44,10 @@ def trade_page(request: Request, session: WebSessionDep, broker: BrokerDep, lang
                          query=normalize_text(q), form=None)
 
 
-@router.post("/trade", dependencies=[Depends(guarded_web(Action.ORDER))])
+@router.post("/trade")
 def trade_submit(
     request: Request, session: WebSessionDep, broker: BrokerDep, lang: LangDep,
+    check: OrderCheckWeb,
     csrf_token: Annotated[str, Form(max_length=200)] = "",
     symbol: Annotated[str, Form(max_length=20)] = "",
     side: Annotated[str, Form(max_length=10)] = "",
@@ -65,15 +65,25 @@ def trade_submit(
             quantity=parse_whole(quantity, field="quantity"), order_type=order_type,
             # A market order ignores a price left in the (then hidden) limit field.
             limit_price=normalize_number(limit_price) if order_type == "limit" else None)
-        outcome = broker.place_order(
-            session.account_id, req,
-            context=request_context(request, session=session.public_id),
-            idempotency_key=idempotency_key or None)
+        fields = broker.order_fields(req)
     except KabuguardError as exc:
         return _render_trade(request, broker, session, lang, symbol=normalize_text(symbol),
                              query="", form=form, error=error_text(exc, lang),
                              field=error_field(exc), status_code=exc.status)
-    return RedirectResponse(f"/orders/{urlquote(outcome.body['id'], safe='')}?notice=placed",
+    # Outside the try: the guard's answers (a step-up page carrying this form, a
+    # refusal) are web/errors.py's, not the form's.
+    decision = check(fields)
+    try:
+        outcome = broker.place_order(
+            session.account_id, req,
+            context=request_context(request, session=session.public_id),
+            idempotency_key=idempotency_key or None, hold=is_held(decision))
+    except KabuguardError as exc:
+        return _render_trade(request, broker, session, lang, symbol=normalize_text(symbol),
+                             query="", form=form, error=error_text(exc, lang),
+                             field=error_field(exc), status_code=exc.status)
+    notice = "held" if outcome.status_code == 202 else "placed"
+    return RedirectResponse(f"/orders/{urlquote(outcome.body['id'], safe='')}?notice={notice}",
                             status_code=303)
 
 
