@@ -1,7 +1,7 @@
 """risk events: source (the decision API or kabuguard's own app)
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-11-26 02:10:00.000000
 """
 # NOTE (after warehouse): migrations run while the previous release may still be
@@ -11,8 +11,8 @@ Create Date: 2026-11-26 02:10:00.000000
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0013'
-down_revision = '0012'
+revision = '0015'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 
