@@ -46,6 +46,8 @@ ACTIONS: Mapping[str, Action] = {
 }
 _METHOD_LEVEL = {str(m): int(level) for m, level in METHOD_LEVEL.items()}
 _NO_RISK = RiskResult()
+_CHANNELS: Mapping[str, Channel] = {str(c): c for c in Channel}
+_UNKNOWN = object()
 SWEEP_EVERY = 50_000
 
 
@@ -55,6 +57,11 @@ def event_level(methods: object) -> int:
     if not methods:
         return 0
     return max((_METHOD_LEVEL.get(m, 0) for m in methods), default=0)  # type: ignore[union-attr]
+
+
+def _channel(value: object) -> Channel:
+    """The event's channel; a missing or unknown one counts as the web."""
+    return _CHANNELS.get(value, Channel.WEB) if isinstance(value, str) else Channel.WEB
 
 
 def _action(event: Mapping[str, Any]) -> Action | None:
@@ -100,6 +107,7 @@ class StreamGuard:
         self.restricted: set[tuple[str, str]] = set()
         self._pending_login: dict[str, tuple[Any, float]] = {}
         self._decided = 0
+        self._plain_levels: dict[tuple[Action, Channel], Level | None] = {}
 
     @property
     def alerts(self) -> list[dict[str, Any]]:
@@ -120,6 +128,8 @@ class StreamGuard:
         if session is not None and action is not Action.LOGIN:
             level = max(session.level, session.pending_level)
             auth_s = session.last_s if session.pending_level else session.auth_s
+        if self._plain(action, event, level, _NO_RISK):
+            return None
         decision = self._check(action, event, ts_s, level=level, auth_s=auth_s,
                                step_up=False, risk=_NO_RISK)
         if decision.outcome is Outcome.CHALLENGE and decision.required_level is not None:
@@ -190,11 +200,10 @@ class StreamGuard:
         level = event_level(event.get("methods"))
         risk, _f = (engine.assess(event, ts_s, None, event_level=level, login=login)
                     if engine is not None else (_NO_RISK, None))
-        decision = self._check(Action.LOGIN, event, ts_s, level=level, auth_s=ts_s,
-                               step_up=False, risk=risk)
-        out = self._finish(event, decision, risk)
+        out, decided, required = self._decide(Action.LOGIN, event, ts_s, level=level,
+                                              auth_s=ts_s, step_up=False, risk=risk)
         sid = event.get("session")
-        if outcome == "bad_second_factor" and decision.outcome is Outcome.ALLOW:
+        if outcome == "bad_second_factor" and decided is Outcome.ALLOW:
             out["decision"] = "deny"
             out["reasons"] = [*out["reasons"], "bad_second_factor"]
         stopped = out["decision"] in ("hold", "deny") or outcome != "success"
@@ -219,8 +228,8 @@ class StreamGuard:
                 session.new_asn, session.new_country = risk_of.new_asn, risk_of.new_country
                 session.new_ua = risk_of.new_user_agent
             self.sessions[sid] = session
-            if decision.outcome is Outcome.CHALLENGE and decision.required_level is not None:
-                session.pending_level = int(decision.required_level)
+            if decided is Outcome.CHALLENGE and required is not None:
+                session.pending_level = int(required)
                 if login is not None:
                     self._pending_login[sid] = (login, ts_s)
             elif login is not None:
@@ -243,16 +252,15 @@ class StreamGuard:
                           if engine is not None else (_NO_RISK, None))
         if action is None:  # every type of EVENTS.md has an action; a newer one passes
             return _out(event, "allow", reasons=["unknown_type"])
-        decision = self._check(action, event, ts_s, level=level, auth_s=auth_s,
-                               step_up=bool(ev_level), risk=risk)
-        out = self._finish(event, decision, risk)
+        out, decided, required = self._decide(action, event, ts_s, level=level, auth_s=auth_s,
+                                              step_up=bool(ev_level), risk=risk)
         if session is not None:
             session.last_s = ts_s
             if ev_level:
                 session.level = max(session.level, ev_level)
                 session.auth_s = ts_s
-            if decision.outcome is Outcome.CHALLENGE and decision.required_level is not None:
-                session.pending_level = int(decision.required_level)
+            if decided is Outcome.CHALLENGE and required is not None:
+                session.pending_level = int(required)
         if out["decision"] not in ("hold", "deny"):
             if account and event["type"] == "mfa_change":
                 self._mfa(account, event)
@@ -306,14 +314,40 @@ class StreamGuard:
             return None
         return session
 
+    def _plain(self, action: Action, event: Mapping[str, Any], level: int,
+               risk: RiskResult) -> bool:
+        """Whether ``Guard.check`` would allow the event outright, with no reasons: the
+        session's level meets a requirement with no freshness rule and the engine adds
+        nothing (``Guard.plain_level``). Most events of a stream are such."""
+        if (not level or risk.outcome is not Outcome.ALLOW or risk.required_level
+                or risk.reasons or risk.effects):
+            return False
+        key = (action, _channel(event.get("channel")))
+        plain = self._plain_levels.get(key, _UNKNOWN)
+        if plain is _UNKNOWN:
+            plain = self._plain_levels[key] = self.guard.plain_level(*key)
+        return plain is not None and level >= plain  # type: ignore[operator]
+
+    def _decide(self, action: Action, event: Mapping[str, Any], ts_s: float, *, level: int,
+                auth_s: float | None, step_up: bool, risk: RiskResult
+                ) -> tuple[dict[str, Any], Outcome, Level | None]:
+        """The guard's decision on the event as a decisions.jsonl object, its outcome
+        and the level a challenge asks for. The common case skips building the check's
+        Actor, context and Decision (``_plain``): its answer is the one ``check`` gives."""
+        if self._plain(action, event, level, risk):
+            out = _out(event, "allow", score=risk.score)
+            if risk.shadow:
+                out["shadow"] = list(risk.shadow)
+            return out, Outcome.ALLOW, None
+        decision = self._check(action, event, ts_s, level=level, auth_s=auth_s,
+                               step_up=step_up, risk=risk)
+        return self._finish(event, decision, risk), decision.outcome, decision.required_level
+
     def _check(self, action: Action, event: Mapping[str, Any], ts_s: float, *, level: int,
                auth_s: float | None, step_up: bool, risk: RiskResult) -> Decision:
         now = datetime.fromtimestamp(ts_s, UTC)
         account = event.get("account")
-        try:
-            channel = Channel(event.get("channel") or "web")
-        except ValueError:
-            channel = Channel.WEB
+        channel = _channel(event.get("channel"))
         actor = Actor(account, level=Level(level) if level else None,
                       authenticated_at=(datetime.fromtimestamp(auth_s, UTC)
                                         if auth_s is not None and level else None),
