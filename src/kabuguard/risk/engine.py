@@ -38,6 +38,7 @@ _OUTCOME = {"allow": Outcome.ALLOW, "challenge": Outcome.CHALLENGE, "hold": Outc
 _LEVELS = {"password": Level.PASSWORD, "otp": Level.OTP,
            "phishing_resistant": Level.PHISHING_RESISTANT}
 _NOTHING = RiskResult()
+_NO_REASONS: frozenset[str] = frozenset()
 
 
 class SymbolInfo:
@@ -271,7 +272,7 @@ class RiskEngine:
         if login is not None:
             risk = login[1]
             f.login_risk = risk.score
-            f.login_reasons = frozenset(risk.reasons)
+            f.login_reasons = frozenset(risk.reasons) if risk.reasons else _NO_REASONS
             f.new_device, f.new_ip, f.new_asn = risk.new_device, risk.new_ip, risk.new_asn
             f.new_country, f.new_user_agent = risk.new_country, risk.new_user_agent
             f.ip_failures, f.ip_accounts = risk.ip_failures, risk.ip_accounts

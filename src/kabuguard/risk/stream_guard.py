@@ -48,6 +48,7 @@ _METHOD_LEVEL = {str(m): int(level) for m, level in METHOD_LEVEL.items()}
 _NO_RISK = RiskResult()
 _CHANNELS: Mapping[str, Channel] = {str(c): c for c in Channel}
 _UNKNOWN = object()
+_NONE: frozenset[str] = frozenset()
 SWEEP_EVERY = 50_000
 
 
@@ -144,10 +145,14 @@ class StreamGuard:
 
     def decide(self, event: Mapping[str, Any]) -> dict[str, Any]:
         """The decisions.jsonl object for ``event``; updates the stream's state."""
-        ts_s = _ts_s(event)
+        ts_s = event.get("_ts")
+        ts_s = _ts_s(event) if ts_s is None else float(ts_s)
         etype = event["type"]
         account = event.get("account")
-        self._forget_stopped(ts_s)
+        self._decided += 1
+        order = self._stopped_order
+        if (order and ts_s - order[0][0] > SESSION_ABSOLUTE_S) or not self._decided % SWEEP_EVERY:
+            self._forget_stopped(ts_s)
         if etype == "logout":
             sid = event.get("session")
             if sid:
@@ -229,7 +234,7 @@ class StreamGuard:
             if login is not None:
                 risk_of = login[1]
                 session.login_risk = risk_of.score
-                session.login_reasons = frozenset(risk_of.reasons)
+                session.login_reasons = frozenset(risk_of.reasons) if risk_of.reasons else _NONE
                 session.new_device, session.new_ip = risk_of.new_device, risk_of.new_ip
                 session.new_asn, session.new_country = risk_of.new_asn, risk_of.new_country
                 session.new_ua = risk_of.new_user_agent
@@ -396,13 +401,14 @@ class StreamGuard:
             self._stopped_order.append((ts_s, sid))
 
     def _forget_stopped(self, ts_s: float) -> None:
+        """Called by ``decide`` (which counts the events) when a stopped session expires
+        or every ``SWEEP_EVERY`` events."""
         order = self._stopped_order
         while order and ts_s - order[0][0] > SESSION_ABSOLUTE_S:
             _t, sid = order.popleft()
             self.stopped.pop(sid, None)
         # Sessions that ended without a logout are dropped now and then (memory only:
         # ``_live_session`` already ignores them).
-        self._decided += 1
         if self._decided % SWEEP_EVERY == 0:
             for sid in [s for s, v in self.sessions.items() if v.expired(ts_s)]:
                 del self.sessions[sid]
