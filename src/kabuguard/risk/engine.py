@@ -66,15 +66,6 @@ def _epoch(day: str | None) -> float | None:
         return None
 
 
-def _seen_s(text: object, default: float) -> float:
-    if not text:
-        return default
-    try:
-        return datetime.fromisoformat(str(text)).timestamp()
-    except ValueError:
-        return default
-
-
 class RiskEngine:
     """Scores interchange events. One instance holds the state of one stream."""
 
@@ -112,10 +103,9 @@ class RiskEngine:
         self.accounts[account] = state
         devices, networks = rec.get("devices") or [], rec.get("networks") or []
         if devices or networks:
-            last = max((_seen_s(d.get("last_seen"), start_s) for d in [*devices, *networks]),
-                       default=start_s)
+            # The model orders the history by ``last_seen`` itself and needs no time.
             self.logins.seed_account(account, devices=list(devices), networks=list(networks),
-                                     home_country=state.home, ts_s=last)
+                                     home_country=state.home, ts_s=start_s)
 
     def account(self, account: str) -> AccountState:
         state = self.accounts.get(account)
