@@ -468,8 +468,10 @@ class LoginRiskModel:
                 total += unseen[n_u] if n_u < len(unseen) else _log10((n_u + alpha) / alpha)
                 new[f] = totals[f] > 0
             else:
-                c = min(c, n_u)   # a child never outnumbers its parent (evictions, ASN moves)
-                p = min((g + 0.5) / (n_g + 1.0), P_GLOBAL_MAX)
+                # Comparisons, not min() (a call): this runs five times a login.
+                c = c if c <= n_u else n_u   # a child never outnumbers its parent (evictions)
+                p = (g + 0.5) / (n_g + 1.0)
+                p = p if p <= P_GLOBAL_MAX else P_GLOBAL_MAX
                 ratio = p * (n_u + alpha) / (c + alpha * p)
                 total += _log10(ratio) if ratio > _SEEN_RATIO_FLOOR else SEEN_LOG_FLOOR
             if f < IP:
