@@ -85,7 +85,8 @@ class Guard:
         source = f"policy:{self.policy.name}"
         # An account restriction comes first: no authentication lifts it, so asking
         # for a step-up that would then be refused anyway only wastes the customer's time.
-        barring = [r for r in actor.restrictions if r.covers(action, now)]
+        barring = ([r for r in actor.restrictions if r.covers(action, now)]
+                   if actor.restrictions else None)
         if barring:
             last = max(barring, key=lambda r: r.until)
             return Decision(Outcome.DENY, action, reasons=(last.reason,),

@@ -49,6 +49,8 @@ _NO_RISK = RiskResult()
 _CHANNELS: Mapping[str, Channel] = {str(c): c for c in Channel}
 _UNKNOWN = object()
 _NONE: frozenset[str] = frozenset()
+_LEVELS: Mapping[int, Level | None] = {0: None, **{int(level): level for level in Level}}
+_OUTCOME_LABELS: Mapping[Outcome, str] = {o: o.label for o in Outcome}
 SWEEP_EVERY = 50_000
 
 
@@ -115,6 +117,7 @@ class StreamGuard:
         self._pending_login: dict[str, tuple[Any, float]] = {}
         self._decided = 0
         self._plain_levels: dict[tuple[Action, Channel], Level | None] = {}
+        self._strongest: dict[frozenset[str], Level] = {}
 
     @property
     def alerts(self) -> list[dict[str, Any]]:
@@ -359,27 +362,33 @@ class StreamGuard:
         now = datetime.fromtimestamp(ts_s, UTC)
         account = event.get("account")
         channel = _channel(event.get("channel"))
-        actor = Actor(account, level=Level(level) if level else None,
-                      authenticated_at=(datetime.fromtimestamp(auth_s, UTC)
-                                        if auth_s is not None and level else None),
+        authenticated_at = None
+        if auth_s is not None and level:  # a login authenticates now: one datetime, not two
+            authenticated_at = now if auth_s == ts_s else datetime.fromtimestamp(auth_s, UTC)
+        actor = Actor(account, level=_LEVELS[level], authenticated_at=authenticated_at,
                       session_id=event.get("session"),
                       step_up_at=now if step_up else None)
         context = RequestContext(ip=event.get("ip") or "", channel=channel,
                                  session=event.get("session"), device=event.get("device"),
                                  user_agent=event.get("user_agent"))
-        methods = self.enrolled.get(account or "", frozenset())
+        methods = self.enrolled.get(account or "", _NONE)
+        # The strongest level of a set of methods, remembered per set (a few distinct
+        # ones): cheaper than the function check would call when it needs it.
+        strongest = self._strongest.get(methods)
+        if strongest is None:
+            strongest = self._strongest[methods] = _strongest(methods)
         return self.guard.check(action, actor, context, now=now,
-                                strongest_enrolled=lambda: _strongest(methods), risk=risk)
+                                strongest_enrolled=strongest, risk=risk)
 
     def _finish(self, event: Mapping[str, Any], decision: Decision,
                 risk: RiskResult) -> dict[str, Any]:
         level = (decision.required_level.label
                  if decision.outcome is Outcome.CHALLENGE and decision.required_level else None)
-        out = _out(event, decision.outcome.label, level=level, score=risk.score,
+        out = _out(event, _OUTCOME_LABELS[decision.outcome], level=level, score=risk.score,
                    reasons=list(decision.reasons), actions=list(decision.effects))
         if risk.shadow:
             out["shadow"] = list(risk.shadow)
-        ts_s = _ts_s(event)
+        ts_s = _ts_s(event) if decision.effects else 0.0
         for effect in decision.effects:
             kind = effect["type"]
             if kind == "freeze_account":
