@@ -1,5 +1,5 @@
 """The stream guard's shortcut for plainly allowed events (``StreamGuard._plain``) gives the
-decisions ``Guard.check`` gives, with and without the risk engine."""
+answers (``needs``, ``decide``) ``Guard.check`` gives, with and without the risk engine."""
 
 from __future__ import annotations
 
@@ -41,9 +41,9 @@ def _events() -> list[dict]:
                                     "jsda_2025_mandatory", "jsda_2025_recommended"])
 def test_the_shortcut_decides_as_guard_check(policy: str, risk: bool,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    def run() -> list[dict]:
+    def run() -> list[tuple[str | None, dict]]:
         g = StreamGuard(load_policy(policy), SYMBOLS, ACCOUNTS, risk=risk)
-        return [g.decide(e) for e in _events()]
+        return [(g.needs(e), g.decide(e)) for e in _events()]
 
     taken = []
     plain = StreamGuard._plain
