@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from kabuguard.domain.assurance import Level
-from kabuguard.domain.events import RequestContext
+from kabuguard.domain.events import Channel, RequestContext
 from kabuguard.guard.actions import Action
 from kabuguard.guard.interfaces import Actor, Decision, Outcome
 from kabuguard.guard.policy import LastStrong, Policy
@@ -91,7 +91,8 @@ class Guard:
         source = f"policy:{self.policy.name}"
         # An account restriction comes first: no authentication lifts it, so asking
         # for a step-up that would then be refused anyway only wastes the customer's time.
-        barring = [r for r in actor.restrictions if r.covers(action, now)]
+        barring = ([r for r in actor.restrictions if r.covers(action, now)]
+                   if actor.restrictions else None)
         if barring:
             last = max(barring, key=lambda r: r.until)
             return Decision(Outcome.DENY, action, reasons=(last.reason,),
@@ -141,6 +142,21 @@ class Guard:
                         required_level=required if outcome is Outcome.CHALLENGE else None,
                         reasons=tuple(reasons), sources=tuple(sources),
                         effects=risk.effects, policy=self.policy.name)
+
+    def plain_level(self, action: Action, channel: Channel) -> Level | None:
+        """The level from which ``check`` allows ``action`` on ``channel`` outright, however
+        old the session's authentication: for an actor at that level or above, with no
+        restriction, and a risk result that adds nothing (ALLOW, no level, no reason, no
+        effect), ``check`` returns ALLOW with no reasons and the policy as sole source.
+        None when only ``check`` can tell (the channel is denied, or the requirement has
+        a freshness rule: ``max_age``, a confirmation per action).
+
+        For callers deciding a stream of events (``risk/stream_guard.py``), which skip
+        building the Actor, context and Decision of that common case."""
+        req = self.policy.requirement(action, channel)
+        if req.deny or req.max_age is not None:
+            return None
+        return req.level
 
     def check_last_strong_removal(self, actor: Actor, *, method_level: Level,
                                   now: datetime) -> Decision:

@@ -419,7 +419,8 @@ class LoginRiskModel:
         else:
             counts, totals = acct.counts, acct.totals
         total, new = self._history_terms(counts, totals, obs)
-        reasons = [name for name, flag in zip(_NEW_REASONS, new, strict=True) if flag]
+        reasons = ([name for name, flag in zip(_NEW_REASONS, new, strict=True) if flag]
+                   if True in new else [])   # most logins: nothing new
         if acct is not None and acct.home and obs.country and obs.country != acct.home:
             reasons.append("foreign_country")
         kind = obs.ip_kind
@@ -467,8 +468,10 @@ class LoginRiskModel:
                 total += unseen[n_u] if n_u < len(unseen) else _log10((n_u + alpha) / alpha)
                 new[f] = totals[f] > 0
             else:
-                c = min(c, n_u)   # a child never outnumbers its parent (evictions, ASN moves)
-                p = min((g + 0.5) / (n_g + 1.0), P_GLOBAL_MAX)
+                # Comparisons, not min() (a call): this runs five times a login.
+                c = c if c <= n_u else n_u   # a child never outnumbers its parent (evictions)
+                p = (g + 0.5) / (n_g + 1.0)
+                p = p if p <= P_GLOBAL_MAX else P_GLOBAL_MAX
                 ratio = p * (n_u + alpha) / (c + alpha * p)
                 total += _log10(ratio) if ratio > _SEEN_RATIO_FLOOR else SEEN_LOG_FLOOR
             if f < IP:
@@ -479,9 +482,15 @@ class LoginRiskModel:
                       reasons: list[str]) -> tuple[float, int, int, int]:
         """The attack-signal terms of a login (appending their reasons) and the counts."""
         total = 0.0
-        ip_failures = self._ip_failures.count(obs.ip, ts_s)
-        ip_accounts = self._ip_accounts.count(obs.ip, ts_s)
-        asn_failures = self._asn_failures.count(obs.asn, ts_s) if obs.asn is not None else 0
+        ip, asn = obs.ip, obs.asn
+        # Most addresses and networks have no failure in the window: skip the counts' calls.
+        ip_failures = (self._ip_failures.count(ip, ts_s) if ip in self._ip_failures.totals
+                       else 0)
+        ip_accounts = self._ip_accounts.count(ip, ts_s) if ip in self._ip_accounts.newest else 0
+        asn_failures = (self._asn_failures.count(asn, ts_s)
+                        if asn is not None and asn in self._asn_failures.totals else 0)
+        if not (ip_failures or ip_accounts or asn_failures):
+            return total, 0, 0, 0
         if ip_failures >= IP_FAILURES_MIN:
             total += IP_SIGNAL_TERM + _log10(ip_failures / IP_FAILURES_MIN)
             reasons.append("ip_many_failures")
