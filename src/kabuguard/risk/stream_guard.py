@@ -384,14 +384,8 @@ class StreamGuard:
                 risk: RiskResult) -> dict[str, Any]:
         level = (decision.required_level.label
                  if decision.outcome is Outcome.CHALLENGE and decision.required_level else None)
-        verdict, reasons = _OUTCOME_LABELS[decision.outcome], list(decision.reasons)
-        if level == "password" and event["type"] != "login":
-            # An action outside any live session, under a password policy: EVENTS.md
-            # knows no challenge at "password"; the guard refuses it (log in first).
-            verdict, level = "deny", None
-            reasons.append("not_authenticated")
-        out = _out(event, verdict, level=level, score=risk.score, reasons=reasons,
-                   actions=list(decision.effects))
+        out = _out(event, _OUTCOME_LABELS[decision.outcome], level=level, score=risk.score,
+                   reasons=list(decision.reasons), actions=list(decision.effects))
         if risk.shadow:
             out["shadow"] = list(risk.shadow)
         ts_s = _ts_s(event) if decision.effects else 0.0
