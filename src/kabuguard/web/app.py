@@ -23,6 +23,7 @@ from kabuguard.web.api.decisions import router as decisions_router
 from kabuguard.web.api.notifications import router as api_notifications_router
 from kabuguard.web.api.recovery import router as api_recovery_router
 from kabuguard.web.api.routes import router as api_router
+from kabuguard.web.console.routes import ROUTERS as CONSOLE_ROUTERS
 from kabuguard.web.customer.bank import router as bank_router
 from kabuguard.web.customer.cash import router as cash_router
 from kabuguard.web.customer.mfa_removal import router as mfa_removal_router
@@ -114,6 +115,8 @@ def create_app(settings: Settings, *, services: Services | None = None,
     app.include_router(notifications_router)
     app.include_router(api_notifications_router)
     app.include_router(decisions_router)
+    for console_router in CONSOLE_ROUTERS:
+        app.include_router(console_router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -1,0 +1,11 @@
+"""Every router of the operations console, for ``create_app`` to include."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from kabuguard.web.console.admin import router as admin_router
+from kabuguard.web.console.auth import router as auth_router
+from kabuguard.web.console.home import router as home_router
+
+ROUTERS: tuple[APIRouter, ...] = (auth_router, home_router, admin_router)
