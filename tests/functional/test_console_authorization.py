@@ -39,6 +39,18 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/console/staff/{staff_id}/enrolment"): ADMIN,
     ("POST", "/console/staff/{staff_id}/disable"): ADMIN,
     ("GET", "/console/audit"): ALL,
+    # alerts and cases
+    ("GET", "/console/alerts"): ALL,
+    ("GET", "/console/alerts/{alert_id}"): ALL,
+    ("POST", "/console/alerts/{alert_id}/triage"): WORK,
+    ("GET", "/console/cases"): ALL,
+    ("POST", "/console/cases"): WORK,
+    ("GET", "/console/cases/{case_id}"): ALL,
+    ("POST", "/console/cases/{case_id}/assign"): WORK,
+    ("POST", "/console/cases/{case_id}/status"): WORK,
+    ("POST", "/console/cases/{case_id}/marker"): WORK,
+    ("POST", "/console/cases/{case_id}/verdict"): WORK,
+    ("POST", "/console/cases/{case_id}/contacts"): WORK,
 }
 
 
@@ -72,13 +84,17 @@ def new_session(services, role: str) -> tuple[str, str]:
 def world(services, client):
     """Ids for the routes' path parameters, and a logged-in customer's cookie."""
     victim, _code = services.staff.create(name="victim", role="analyst", created_by="test")
+    desk = client.app.state.desk
+    desk.feed.sync_cross_account([{"kind": "pump_beneficiary", "symbol": "9999",
+                                   "account": "M1", "ts_s": 1.7e9}])
+    alert = desk.alerts.queue()[0]
     make_customer(services, login_id="matrixcustomer")
     page = client.get("/login").text
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
     r = client.post("/login", data={"login_id": "matrixcustomer", "password": PASSWORD,
                                     "csrf_token": csrf}, follow_redirects=False)
     assert r.status_code == 303
-    return {"params": {"staff_id": victim.id},
+    return {"params": {"staff_id": victim.id, "alert_id": alert.id, "case_id": alert.case_id},
             "customer_cookie": client.cookies.get("kg_session")}
 
 

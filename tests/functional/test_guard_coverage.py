@@ -82,6 +82,9 @@ NOT_GUARDED = {
     ("POST", "/console/login"): "the staff passkey login: no customer's money or credentials",
     ("POST", "/console/enrol/options"): "starts a staff passkey enrolment with a one-time code",
     ("POST", "/console/enrol"): "registers a staff passkey with a one-time code",
+    ("POST", "/security/report-not-me"): "the customer's own report that something was not "
+                                         "them: it only takes access away (the account is "
+                                         "frozen, every session ends), as a self-lock does",
 }
 
 
