@@ -51,6 +51,21 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/console/cases/{case_id}/marker"): WORK,
     ("POST", "/console/cases/{case_id}/verdict"): WORK,
     ("POST", "/console/cases/{case_id}/contacts"): WORK,
+    # actions
+    ("POST", "/console/accounts/{account}/freeze"): WORK,
+    ("POST", "/console/accounts/{account}/revoke-sessions"): WORK,
+    ("POST", "/console/accounts/{account}/unfreeze-requests"): WORK,
+    ("POST", "/console/accounts/{account}/mfa-reset"): DECIDE,
+    ("GET", "/console/unfreezes"): ALL,
+    ("POST", "/console/unfreezes/{request_id}/approve"): DECIDE,
+    ("POST", "/console/unfreezes/{request_id}/reject"): DECIDE,
+    ("GET", "/console/holds"): ALL,
+    ("POST", "/console/holds/{kind}/{item_id}"): WORK,
+    ("GET", "/console/restrictions"): ALL,
+    ("POST", "/console/restrictions"): WORK,
+    ("POST", "/console/restrictions/{restriction_id}/lift"): WORK,
+    ("POST", "/console/restrictions/import"): WORK,
+    ("POST", "/console/restrictions/import/apply"): WORK,
 }
 
 
@@ -94,7 +109,10 @@ def world(services, client):
     r = client.post("/login", data={"login_id": "matrixcustomer", "password": PASSWORD,
                                     "csrf_token": csrf}, follow_redirects=False)
     assert r.status_code == 303
-    return {"params": {"staff_id": victim.id, "alert_id": alert.id, "case_id": alert.case_id},
+    account = make_customer(services, login_id="matrixvictim")
+    return {"params": {"staff_id": victim.id, "alert_id": alert.id, "case_id": alert.case_id,
+                       "account": account, "request_id": "unf_none", "kind": "order",
+                       "item_id": "ord_none", "restriction_id": "rst_none"},
             "customer_cookie": client.cookies.get("kg_session")}
 
 

@@ -23,7 +23,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from sqlalchemy import func, select
@@ -37,6 +37,9 @@ from kabuguard.ops.console_models import ALERT_STATUSES, Alert, AlertCursor, Cas
 from kabuguard.ops.staff import Operator, Permission, audit_desk, require
 from kabuguard.risk.models import RiskEvent
 from kabuguard.store.database import Database
+
+if TYPE_CHECKING:
+    from kabuguard.ops.restrictions import SymbolRestrictions
 
 # Denials that repeat an earlier stop, or a login refused by its own outcome.
 ECHO_REASONS = frozenset({"account_frozen", "session_stopped", "symbol_restricted",
@@ -95,8 +98,9 @@ class AlertView:
 class AlertFeed:
     """Fills the queue from the decision log and the engine's cross-account alerts."""
 
-    def __init__(self, db: Database, *, clock: Clock = utcnow) -> None:
-        self.db, self.clock = db, clock
+    def __init__(self, db: Database, *, restrictions: SymbolRestrictions | None = None,
+                 clock: Clock = utcnow) -> None:
+        self.db, self.restrictions, self.clock = db, restrictions, clock
 
     def sync_decisions(self) -> int:
         """Alerts for the decisions stored since the last call; returns how many new."""
@@ -111,11 +115,24 @@ class AlertFeed:
                 for seq, event_json, decision_json in rows:
                     cursor.position = seq
                     event, decision = orjson.loads(event_json), orjson.loads(decision_json)
+                    self._mirror(session, event, decision)
                     found = classify(event, decision)
                     if found is not None:
                         created += self._add_event_alert(session, event, decision, *found)
             if len(rows) < BATCH:
                 return created
+
+    def _mirror(self, session: Session, event: Mapping[str, Any],
+                decision: Mapping[str, Any]) -> None:
+        """The engine's own symbol restrictions, into the desk's list."""
+        if self.restrictions is None:
+            return
+        for action in decision.get("actions") or ():
+            if action.get("type") == "restrict_symbol":
+                self.restrictions.mirror_engine(
+                    session, symbol=action.get("symbol") or event.get("symbol"),
+                    side=action.get("side") or "buy", now=self.clock(),
+                    event_id=str(event["id"]))
 
     def _add_event_alert(self, session: Session, event: Mapping[str, Any],
                          decision: Mapping[str, Any], source: str, kind: str) -> int:

@@ -6,8 +6,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from kabuguard.broker.holds import HeldItems
+from kabuguard.ops.actions import DeskActions
 from kabuguard.ops.alerts import AlertFeed, AlertService
 from kabuguard.ops.cases import CaseService
+from kabuguard.ops.restrictions import SymbolRestrictions
 
 if TYPE_CHECKING:
     from kabuguard.container import Services
@@ -19,6 +22,9 @@ class Desk:
     feed: AlertFeed
     alerts: AlertService
     cases: CaseService
+    actions: DeskActions
+    held: HeldItems
+    restrictions: SymbolRestrictions
     decision_log: DecisionLog | None
 
     def sync(self) -> int:
@@ -27,14 +33,21 @@ class Desk:
         created = self.feed.sync_decisions()
         if self.decision_log is not None:
             created += self.feed.sync_cross_account(self.decision_log.guard.alerts)
+        self.restrictions.load()  # the engine's own restrictions, mirrored just now
         return created
 
 
 def build_desk(services: Services, decision_log: DecisionLog | None) -> Desk:
     clock = services.identity.clock
+    restrictions = services.restrictions
+    # The desk's restrictions reach the engine's state (and its log) from here on.
+    restrictions.engine = decision_log
+    held = HeldItems(services.broker)
     return Desk(
-        feed=AlertFeed(services.db, clock=clock),
+        feed=AlertFeed(services.db, restrictions=restrictions, clock=clock),
         alerts=AlertService(services.db, journal=services.journal, clock=clock),
         cases=CaseService(services.db, journal=services.journal, ip_ranges=services.ip_ranges,
                           decision_log=decision_log, clock=clock),
-        decision_log=decision_log)
+        actions=DeskActions(services.db, journal=services.journal, freezes=services.freezes,
+                            held=held, decision_log=decision_log, clock=clock),
+        held=held, restrictions=restrictions, decision_log=decision_log)

@@ -83,6 +83,7 @@ def create_app(settings: Settings, *, services: Services | None = None,
         if decision_api.risk:
             await anyio.to_thread.run_sync(decision_api.log.recover_app_events)
         await anyio.to_thread.run_sync(services.freezes.load)
+        await anyio.to_thread.run_sync(services.restrictions.load)
         task = None
         if background_interval_seconds:
             task = asyncio.create_task(_background(services, decision_api, desk,

@@ -747,6 +747,8 @@ MESSAGES: dict[str, dict[str, str]] = {
                                     "en": "Signed in to unlock"},
     "history.newer": {"ja": "新しい履歴", "en": "Newer"},
     "history.older": {"ja": "以前の履歴", "en": "Older"},
+    "error.symbol_restricted": {"ja": "この銘柄のご注文は、現在お受けできません。",
+                                "en": "Orders in this symbol are suspended for now."},
     "report.title": {"ja": "心当たりがない場合", "en": "This wasn't me"},
     "report.intro_history": {
         "ja": "ご自身のものではないログインがある場合は、すぐにお知らせください。"

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from starlette.responses import RedirectResponse, Response
 
-from kabuguard.ops.console_models import CONTACT_CHANNELS
+from kabuguard.ops.console_models import CONTACT_CHANNELS, ID_DOCUMENTS
 from kabuguard.ops.staff import Permission
 from kabuguard.web.console.alerts import desk_of
 from kabuguard.web.console.deps import CONSOLE_PREFIX, StaffServiceDep, Viewer, Worker
@@ -48,13 +48,17 @@ def case_page(request: Request, case_id: str, operator: Viewer, staff: StaffServ
               lang: LangDep, notice: str = "") -> Response:
     desk = desk_of(request)
     case = desk.cases.get(case_id)
-    timeline = desk.cases.timeline(case.summary.account, marker=case.takeover_event_id)
+    account = case.summary.account
+    timeline = desk.cases.timeline(account, marker=case.takeover_event_id)
     return render_console(
         request, "console/case.html", lang=lang, case=case, timeline=timeline,
         staff=[s for s in staff.list() if s.disabled_at is None],
         channels=CONTACT_CHANNELS, notice=notice if notice in NOTICES else None,
         can_work=operator.may(Permission.WORK), can_decide=operator.may(Permission.DECIDE),
-        verdicts_enabled=desk.decision_log is not None)
+        verdicts_enabled=desk.decision_log is not None,
+        state=desk.actions.state(account), held=desk.held.list(account_id=account),
+        unfreezes=desk.actions.unfreeze_requests(account=account, status=None),
+        id_documents=ID_DOCUMENTS)
 
 
 @router.post("/cases/{case_id}/assign")
