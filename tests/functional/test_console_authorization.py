@@ -66,6 +66,23 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/console/restrictions/{restriction_id}/lift"): WORK,
     ("POST", "/console/restrictions/import"): WORK,
     ("POST", "/console/restrictions/import/apply"): WORK,
+    # compensation
+    ("GET", "/console/cases/{case_id}/compensation"): ALL,
+    ("POST", "/console/cases/{case_id}/compensation"): WORK,
+    ("POST", "/console/compensation/{proposal_id}/approve"): DECIDE,
+    ("POST", "/console/compensation/{proposal_id}/reject"): DECIDE,
+    ("POST", "/console/compensation/{proposal_id}/withdraw"): WORK,
+    ("GET", "/console/compensation/{proposal_id}/statement.html"): ALL,
+    ("GET", "/console/compensation/{proposal_id}/statement.pdf"): ALL,
+    ("GET", "/console/compensation"): ALL,
+    # regulator reports, evidence, self-check
+    ("GET", "/console/reports"): ALL,
+    ("POST", "/console/reports/fsa/run"): DECIDE,
+    ("GET", "/console/reports/fsa.csv"): ALL,
+    ("GET", "/console/reports/fsa-revisions.csv"): ALL,
+    ("GET", "/console/cases/{case_id}/incident"): ALL,
+    ("POST", "/console/accounts/{account}/evidence"): ALL,
+    ("GET", "/console/self-check"): ALL,
 }
 
 
@@ -112,7 +129,8 @@ def world(services, client):
     account = make_customer(services, login_id="matrixvictim")
     return {"params": {"staff_id": victim.id, "alert_id": alert.id, "case_id": alert.case_id,
                        "account": account, "request_id": "unf_none", "kind": "order",
-                       "item_id": "ord_none", "restriction_id": "rst_none"},
+                       "item_id": "ord_none", "restriction_id": "rst_none",
+                       "proposal_id": "comp_none"},
             "customer_cookie": client.cookies.get("kg_session")}
 
 

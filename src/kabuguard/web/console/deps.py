@@ -89,6 +89,8 @@ def permitted(permission: Permission, *, reason: bool = False
 
 
 Viewer = Annotated[Operator, Depends(permitted(Permission.VIEW))]
+# Reading with a reason: exports of a customer's records (an evidence bundle).
+Exporter = Annotated[Operator, Depends(permitted(Permission.VIEW, reason=True))]
 Worker = Annotated[Operator, Depends(permitted(Permission.WORK, reason=True))]
 Decider = Annotated[Operator, Depends(permitted(Permission.DECIDE, reason=True))]
 StaffAdmin = Annotated[Operator, Depends(permitted(Permission.MANAGE_STAFF, reason=True))]

@@ -9,8 +9,11 @@ from kabuguard.web.console.admin import router as admin_router
 from kabuguard.web.console.alerts import router as alerts_router
 from kabuguard.web.console.auth import router as auth_router
 from kabuguard.web.console.cases import router as cases_router
+from kabuguard.web.console.compensation import router as compensation_router
 from kabuguard.web.console.home import router as home_router
+from kabuguard.web.console.reports import router as reports_router
 from kabuguard.web.console.restrictions import router as restrictions_router
 
 ROUTERS: tuple[APIRouter, ...] = (auth_router, home_router, alerts_router, cases_router,
-                                  actions_router, restrictions_router, admin_router)
+                                  actions_router, restrictions_router, compensation_router,
+                                  reports_router, admin_router)
