@@ -919,5 +919,88 @@ def _safe_url(url: str) -> str:
     return url
 
 
+# -- kabuguard staff: accounts of the operations console ------------------------------
+
+staff_app = typer.Typer(help="Staff of the operations console (passkey login only).",
+                        no_args_is_help=True)
+app.add_typer(staff_app, name="staff")
+
+
+def _staff_service() -> tuple[Any, Any]:
+    from kabuguard.container import build_services
+
+    services = build_services(_settings())
+    return services, services.staff
+
+
+@staff_app.command("create")
+@friendly
+def staff_create(
+    name: Annotated[str, typer.Option("--name", help="The person's name, unique.")],
+    role: Annotated[str, typer.Option(
+        "--role", help="analyst, supervisor, admin or auditor (read only).")],
+) -> None:
+    """Create a staff member and print the one-time enrolment code (valid 24 h) with
+    which they register their first passkey on /console/enrol."""
+    services, staff = _staff_service()
+    try:
+        info, code = staff.create(name=name, role=role, created_by=_operator())
+    finally:
+        services.close()
+    err.print(f"created {info.id} ({info.name}, {info.role}). Give them this one-time code "
+              "for /console/enrol (valid 24 hours, shown only now):", highlight=False)
+    sys.stdout.write(code + "\n")
+
+
+@staff_app.command("enrol-code")
+@friendly
+def staff_enrol_code(
+    staff_id: Annotated[str, typer.Argument(help="The staff member's id (staff list).")],
+) -> None:
+    """A new one-time enrolment code (a lost device); earlier unused codes stop working."""
+    services, staff = _staff_service()
+    try:
+        code = staff.issue_enrolment(staff_id, by=_operator())
+    finally:
+        services.close()
+    sys.stdout.write(code + "\n")
+
+
+@staff_app.command("list")
+@friendly
+def staff_list() -> None:
+    """Every staff member with role, passkeys and status."""
+    from kabuguard.web.i18n import format_jst
+
+    services, staff = _staff_service()
+    try:
+        rows = staff.list()
+    finally:
+        services.close()
+    table = Table(title=f"Staff ({len(rows)})")
+    for column in ("id", "name", "role", "passkeys", "created (JST)", "disabled (JST)"):
+        table.add_column(column, overflow="fold")
+    for s in rows:
+        table.add_row(s.id, s.name, str(s.role), str(s.passkeys), format_jst(s.created_at),
+                      format_jst(s.disabled_at) if s.disabled_at else "")
+    out.print(table)
+
+
+@staff_app.command("disable")
+@friendly
+def staff_disable(
+    staff_id: Annotated[str, typer.Argument(help="The staff member's id.")],
+    reason: Annotated[str, typer.Option("--reason", help="Why (kept in the audit log).")],
+) -> None:
+    """Disable a staff member: no more logins, every session ends now."""
+    services, staff = _staff_service()
+    try:
+        staff.disable(staff_id, by=_operator(), reason=reason)
+    finally:
+        services.close()
+    out.print(f"disabled {staff_id}", highlight=False)
+
+
 def main() -> None:
     app()
+

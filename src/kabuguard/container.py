@@ -37,6 +37,8 @@ from kabuguard.notify.preferences import NotificationPreferences
 from kabuguard.notify.render import Renderer
 from kabuguard.notify.services import SqlNotifier
 from kabuguard.notify.webhook import webhook_key
+from kabuguard.ops.restrictions import SymbolRestrictions
+from kabuguard.ops.staff import StaffService
 from kabuguard.settings import Settings
 from kabuguard.store.database import Database
 
@@ -66,6 +68,8 @@ class Services:
     outbox: NoticeOutbox
     ip_ranges: IpRanges
     freezes: AccountFreezes
+    staff: StaffService
+    restrictions: SymbolRestrictions
 
     def close(self) -> None:
         self.db.dispose()
@@ -112,22 +116,27 @@ def build_services(settings: Settings, *, clock: Clock = utcnow,
                                cooling_off=settings.recovery_cooling_off, notifier=notifier)
     leaked = LeakedCredentialService(db, cipher=cipher, passwords=identity.passwords,
                                      journal=journal, notifier=notifier, clock=clock)
+    restrictions = SymbolRestrictions(db, journal=journal, symbols=broker.symbols, clock=clock)
+    # The broker refuses orders of a restricted symbol whatever the guard said.
+    broker.restricted = restrictions.is_restricted
+    rp = RelyingParty(rp_id=settings.webauthn_rp_id, rp_name="Kabuguard Securities",
+                      origins=settings.origins)
     return Services(settings=settings, db=db, cipher=cipher, audit=audit, journal=journal,
                     guard=guard, identity=identity,
                     authenticator_app=AuthenticatorAppService(identity),
                     recovery=recovery,
                     outofband=OutOfBandService(identity, notifier=notifier,
                                                key=derive_oob_key(settings.data_keys[0])),
-                    passkeys=PasskeyService(identity, RelyingParty(
-                        rp_id=settings.webauthn_rp_id, rp_name="Kabuguard Securities",
-                        origins=settings.origins)), broker=broker, bus=bus,
+                    passkeys=PasskeyService(identity, rp), broker=broker, bus=bus,
                     relay=OutboxRelay(db, bus, clock=clock), notifier=notifier,
                     removals=MfaRemovalService(identity, notifier=notifier),
                     self_lock=SelfLockService(identity, notifier=notifier),
                     leaked=leaked,
                     notification_preferences=preferences, dispatcher=dispatcher,
                     outbox=NoticeOutbox(db, cipher=cipher, clock=clock), ip_ranges=ip_ranges,
-                    freezes=AccountFreezes(db, journal=journal, notifier=notifier, clock=clock))
+                    freezes=AccountFreezes(db, journal=journal, notifier=notifier, clock=clock),
+                    staff=StaffService(db, journal=journal, rp=rp, clock=clock),
+                    restrictions=restrictions)
 
 
 def _symbol_info(broker: BrokerService) -> Callable[[str], dict[str, str | None]]:

@@ -4,6 +4,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from kabuguard.domain.errors import Forbidden
+
 Side = Literal["buy", "sell"]
 OrderType = Literal["market", "limit"]
 
@@ -113,3 +115,10 @@ class Portfolio:
                 for h in self.holdings
             ],
         }
+
+
+class SymbolRestricted(Forbidden):
+    """Buying (or selling) the symbol is suspended by the firm (the operations desk,
+    or the risk engine's cross-account detector)."""
+
+    code = "symbol_restricted"

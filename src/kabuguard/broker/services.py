@@ -31,6 +31,7 @@ from kabuguard.broker.interfaces import (
     Outcome,
     Portfolio,
     QuoteView,
+    SymbolRestricted,
 )
 from kabuguard.broker.market import FxRates, ImpactModel, MarketState, TradingCalendar
 from kabuguard.broker.models import (
@@ -88,6 +89,8 @@ class BrokerService:
         self.max_order_notional_yen = max_order_notional_yen
         self.max_withdrawal_yen = max_withdrawal_yen
         self.clock = clock
+        # Symbols the firm has stopped (ops/restrictions.py sets it): (symbol, side) -> bool.
+        self.restricted: Callable[[str, str], bool] = _never_restricted
 
     # -- market ----------------------------------------------------------------------
     def symbol(self, code: str) -> Symbol:
@@ -298,6 +301,10 @@ class BrokerService:
         with its reservation, answered 202, and never executed by ``run_due_orders``
         until the operations desk releases it (status back to ``queued``)."""
         sym, limit_minor = self.validate_order(req)
+        if self.restricted(sym.symbol, req.side):
+            # The last line behind the guard (the engine denies it first when on).
+            raise SymbolRestricted(f"Orders to {req.side} {sym.symbol} are suspended for now.",
+                                   symbol=sym.symbol, side=req.side)
 
         def change(session: Session, account: Account, now: datetime) -> tuple[Outcome, Event]:
             quote = self._lock_quote(session, sym, now)
@@ -688,6 +695,10 @@ class BrokerService:
 
 
 # -- helpers -------------------------------------------------------------------------
+
+
+def _never_restricted(_symbol: str, _side: str) -> bool:
+    return False
 def _state(row: Quote) -> MarketState:
     return MarketState(base_price_minor=row.base_price_minor, impact=row.impact,
                        updated_at=row.updated_at)

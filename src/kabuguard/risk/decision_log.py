@@ -41,7 +41,7 @@ from kabuguard.domain.ids import new_id
 from kabuguard.guard.services import RiskResult
 from kabuguard.journal import Journal
 from kabuguard.risk.event_check import Checked, check_event
-from kabuguard.risk.models import FEEDBACK_KINDS, RiskEvent, RiskFeedback
+from kabuguard.risk.models import FEEDBACK_KINDS, RiskDeskAction, RiskEvent, RiskFeedback
 from kabuguard.risk.stream_guard import StreamGuard
 from kabuguard.store.database import Database
 
@@ -102,7 +102,8 @@ class _Call:
 
 # Built once: composing a statement costs more than running it on SQLite.
 _LATEST = select(select(func.max(RiskEvent.seq)).scalar_subquery(),
-                 select(func.max(RiskFeedback.seq)).scalar_subquery())
+                 select(func.max(RiskFeedback.seq)).scalar_subquery(),
+                 select(func.max(RiskDeskAction.seq)).scalar_subquery())
 _STORED = (select(RiskEvent.id, RiskEvent.event_json, RiskEvent.decision_json)
            .where(RiskEvent.id.in_(bindparam("ids", expanding=True))))
 _INSERT_EVENTS = insert(RiskEvent)
@@ -113,6 +114,8 @@ _EVENTS_AFTER = (select(RiskEvent.seq, RiskEvent.event_json, RiskEvent.decision_
 _FEEDBACK_AFTER = (select(RiskFeedback.seq, RiskFeedback.kind, RiskEvent.event_json)
                    .join(RiskEvent, RiskEvent.id == RiskFeedback.event_id)
                    .where(RiskFeedback.seq > bindparam("after")).order_by(RiskFeedback.seq))
+_DESK_AFTER = (select(RiskDeskAction.seq, RiskDeskAction.ts, RiskDeskAction.action_json)
+               .where(RiskDeskAction.seq > bindparam("after")).order_by(RiskDeskAction.seq))
 
 
 class DecisionLog:
@@ -171,21 +174,23 @@ class DecisionLog:
 
     def _catch_up(self, conn: Connection,
                   guard: StreamGuard | None = None) -> tuple[int, int, int]:
-        """Feed the rows after ``self._seq`` (events and feedback, merged by seq) to
-        the guard (the live one unless given); returns (events, feedback, decisions
-        that came out different)."""
+        """Feed the rows after ``self._seq`` (events, feedback and the desk's actions,
+        merged by seq) to the guard (the live one unless given); returns (events,
+        feedback, decisions that came out different)."""
         guard = guard or self._guard
         assert guard is not None  # noqa: S101
         fb_rows = conn.execute(_FEEDBACK_AFTER, {"after": self._seq}).all()
-        pending = iter(fb_rows)
-        next_fb = next(pending, None)
+        side = sorted([(r.seq, r) for r in fb_rows]
+                      + [(r.seq, r) for r in conn.execute(_DESK_AFTER, {"after": self._seq})],
+                      key=lambda pair: pair[0])
+        pending = iter(side)
+        next_side = next(pending, None)
         events = differing = 0
         rows = conn.execute(_EVENTS_AFTER, {"after": self._seq})
         for seq, event_json, decision_json in rows:
-            while next_fb is not None and next_fb.seq < seq:
-                self._apply_feedback(guard, orjson.loads(next_fb.event_json), next_fb.kind)
-                self._seq = next_fb.seq
-                next_fb = next(pending, None)
+            while next_side is not None and next_side[0] < seq:
+                self._apply_side(guard, next_side[1])
+                next_side = next(pending, None)
             event = orjson.loads(event_json)
             ts_s = datetime.fromisoformat(event["ts"]).timestamp()
             event["_ts"] = ts_s
@@ -196,11 +201,23 @@ class DecisionLog:
             self._high_s = max(self._high_s, ts_s)
             self._seq = seq
             events += 1
-        while next_fb is not None:
-            self._apply_feedback(guard, orjson.loads(next_fb.event_json), next_fb.kind)
-            self._seq = next_fb.seq
-            next_fb = next(pending, None)
+        while next_side is not None:
+            self._apply_side(guard, next_side[1])
+            next_side = next(pending, None)
         return events, len(fb_rows), differing
+
+    def _apply_side(self, guard: StreamGuard, row: Any) -> None:
+        """A feedback row or a desk action row, at its place in the log."""
+        if hasattr(row, "action_json"):
+            with self._state:
+                guard.apply_desk(orjson.loads(row.action_json), self._desk_ts(row.ts))
+        else:
+            self._apply_feedback(guard, orjson.loads(row.event_json), row.kind)
+        self._seq = row.seq
+
+    def _desk_ts(self, ts: datetime) -> float:
+        # The stream's time at the action: never before its latest event.
+        return max(ts.timestamp(), self._high_s)
 
     def _apply_feedback(self, guard: StreamGuard, event: dict[str, Any],
                         kind: str) -> list[dict[str, Any]]:
@@ -495,18 +512,53 @@ class DecisionLog:
         return {"id": feedback_id, "event_id": event_id, "kind": kind, "note": note,
                 "actions": actions, "created_at": now.isoformat()}
 
+    # -- the operations desk ----------------------------------------------------------
+
+    def desk(self, actions: Sequence[Mapping[str, Any]], *, actor: str,
+             on_write: Callable[[Session], None] | None = None) -> None:
+        """Apply changes the operations desk made (``StreamGuard.apply_desk``: an
+        account unfrozen or frozen, a symbol restricted or lifted, sessions revoked)
+        and store them in the log's order, in one transaction, so the decisions that
+        follow, and a rebuild, agree with the desk. ``on_write`` runs in it (the
+        desk's audit record)."""
+        if not actions:
+            return
+        with self.lock:
+            guard = self._guard_now()
+            try:
+                with self.db.write() as session:
+                    conn = session.connection()
+                    self._serialise_writers(conn)
+                    if self._latest_seq(conn) > self._seq:
+                        self._catch_up(conn)
+                    now = self.clock()
+                    rows = []
+                    for action in actions:
+                        self._seq += 1
+                        with self._state:
+                            guard.apply_desk(action, self._desk_ts(now))
+                        rows.append({"id": new_id("desk"), "seq": self._seq, "ts": now,
+                                     "action_json": orjson.dumps(dict(action)).decode(),
+                                     "actor": actor})
+                    conn.execute(insert(RiskDeskAction), rows)
+                    if on_write is not None:
+                        on_write(session)
+            except BaseException:
+                self._guard = None  # rebuilt from the log on the next call
+                raise
+
     # -- shared ---------------------------------------------------------------------
 
     def _serialise_writers(self, conn: Connection) -> None:
         """One writer at a time across processes: SQLite's write transaction already
         is; PostgreSQL needs the log locked against other writers (readers go on)."""
         if not self.db.is_sqlite:
-            conn.execute(text("LOCK TABLE risk_events, risk_feedback IN EXCLUSIVE MODE"))
+            conn.execute(text("LOCK TABLE risk_events, risk_feedback, risk_desk_actions "
+                              "IN EXCLUSIVE MODE"))
 
     @staticmethod
     def _latest_seq(conn: Connection) -> int:
-        events, feedback = conn.execute(_LATEST).one()
-        return max(events or 0, feedback or 0)
+        return max(seq or 0 for seq in conn.execute(_LATEST).one())
 
     def latest_decisions(self, *, limit: int = 100) -> list[dict[str, Any]]:
         """The newest stored decisions, newest first (for tests and the console)."""

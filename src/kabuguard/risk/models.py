@@ -91,3 +91,18 @@ class RiskFeedback(Base):
     actions_json: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     api_key_id: Mapped[str | None] = mapped_column(ForeignKey("api_keys.id"))
+
+
+class RiskDeskAction(Base):
+    """A change the operations desk made to the engine's state (an account unfrozen or
+    frozen, a symbol restricted or its restriction lifted): kept in the log's order
+    (``seq``, shared with events and feedback) so a rebuild replays it at its place."""
+
+    __tablename__ = "risk_desk_actions"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    ts: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The decisions.jsonl ``actions`` shape: {"type": "unfreeze_account", "account": …}.
+    action_json: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(120))

@@ -198,6 +198,31 @@ class StreamGuard:
             return self._report(report)["actions"]
         return []
 
+    def apply_desk(self, action: Mapping[str, Any], ts_s: float) -> None:
+        """A change the operations desk made, in the ``actions`` shape of EVENTS.md:
+        ``freeze_account`` / ``unfreeze_account`` (``account``), ``restrict_symbol`` /
+        ``lift_restriction`` (``symbol``, ``side``), ``revoke_session`` (``session``,
+        or ``account`` alone: every live session of that account). ``ts_s`` is the
+        stream's time then. Unknown types change nothing."""
+        kind = action.get("type")
+        account = action.get("account")
+        if kind == "freeze_account" and account:
+            self.frozen.add(account)
+        elif kind == "unfreeze_account" and account:
+            self.frozen.discard(account)
+        elif kind in ("restrict_symbol", "lift_restriction") and action.get("symbol"):
+            key = (action["symbol"], action.get("side") or "buy")
+            if kind == "restrict_symbol":
+                self.restricted.add(key)
+            else:
+                self.restricted.discard(key)
+        elif kind == "revoke_session":
+            sid = action.get("session")
+            targets = [sid] if sid else [s for s, v in self.sessions.items()
+                                         if account and v.account == account]
+            for target in targets:
+                self._stop(target, ts_s)
+
     # -- logins -----------------------------------------------------------------------
 
     def _login(self, event: Mapping[str, Any], ts_s: float) -> dict[str, Any]:

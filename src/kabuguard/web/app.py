@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from kabuguard import __version__
 from kabuguard.container import Services, build_services
 from kabuguard.logs import configure_logging
+from kabuguard.ops.desk import Desk, build_desk
 from kabuguard.settings import Settings, load_settings
 from kabuguard.web.api.account_security import router as api_account_security_router
 from kabuguard.web.api.decisions import DecisionApi, build_decision_api
@@ -23,6 +24,7 @@ from kabuguard.web.api.decisions import router as decisions_router
 from kabuguard.web.api.notifications import router as api_notifications_router
 from kabuguard.web.api.recovery import router as api_recovery_router
 from kabuguard.web.api.routes import router as api_router
+from kabuguard.web.console.routes import ROUTERS as CONSOLE_ROUTERS
 from kabuguard.web.customer.bank import router as bank_router
 from kabuguard.web.customer.cash import router as cash_router
 from kabuguard.web.customer.mfa_removal import router as mfa_removal_router
@@ -30,6 +32,7 @@ from kabuguard.web.customer.notifications import router as notifications_router
 from kabuguard.web.customer.orders import router as orders_router
 from kabuguard.web.customer.profile import router as profile_router
 from kabuguard.web.customer.recovery import router as recovery_router
+from kabuguard.web.customer.report import router as report_router
 from kabuguard.web.customer.routes import router as customer_router
 from kabuguard.web.customer.security import router as security_router
 from kabuguard.web.customer.self_lock import router as self_lock_router
@@ -40,7 +43,7 @@ from kabuguard.web.security import SecurityHeaders
 log = structlog.get_logger(__name__)
 
 
-async def _background(services: Services, decision_api: DecisionApi,
+async def _background(services: Services, decision_api: DecisionApi, desk: Desk,
                       interval_seconds: float) -> None:
     """Runs due orders (market opens, limits reached), applies MFA removals whose
     cooling-off has ended, relays the outbox and delivers due notices (the
@@ -55,6 +58,8 @@ async def _background(services: Services, decision_api: DecisionApi,
             await anyio.to_thread.run_sync(services.freezes.load)
             if decision_api.risk:
                 await anyio.to_thread.run_sync(decision_api.log.refresh)
+            # The desk's alert queue: the decisions and cross-account alerts since.
+            await anyio.to_thread.run_sync(desk.sync)
             if services.settings.notify_in_app:
                 await anyio.to_thread.run_sync(services.dispatcher.dispatch_once)
         except Exception:  # keep the loop alive; the error is logged with its traceback
@@ -68,6 +73,7 @@ def create_app(settings: Settings, *, services: Services | None = None,
     off (tests drive ``run_due_orders`` themselves)."""
     services = services or build_services(settings)
     decision_api = build_decision_api(services)
+    desk = build_desk(services, decision_api.log if decision_api.risk else None)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -77,9 +83,10 @@ def create_app(settings: Settings, *, services: Services | None = None,
         if decision_api.risk:
             await anyio.to_thread.run_sync(decision_api.log.recover_app_events)
         await anyio.to_thread.run_sync(services.freezes.load)
+        await anyio.to_thread.run_sync(services.restrictions.load)
         task = None
         if background_interval_seconds:
-            task = asyncio.create_task(_background(services, decision_api,
+            task = asyncio.create_task(_background(services, decision_api, desk,
                                                    background_interval_seconds))
         try:
             yield
@@ -94,6 +101,7 @@ def create_app(settings: Settings, *, services: Services | None = None,
     app.state.services = services
     app.state.settings = settings
     app.state.decision_api = decision_api
+    app.state.desk = desk
     app.add_middleware(SecurityHeaders)
     install_error_handlers(app)
     app.mount("/static", StaticFiles(directory=Path(__file__).parent / "static"), name="static")
@@ -112,8 +120,11 @@ def create_app(settings: Settings, *, services: Services | None = None,
     app.include_router(mfa_removal_router)
     app.include_router(self_lock_router)
     app.include_router(notifications_router)
+    app.include_router(report_router)
     app.include_router(api_notifications_router)
     app.include_router(decisions_router)
+    for console_router in CONSOLE_ROUTERS:
+        app.include_router(console_router)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

@@ -27,6 +27,7 @@ from kabuguard.identity.interfaces import (
     UnlockOnlySession,
 )
 from kabuguard.identity.outofband import Delivery
+from kabuguard.web.console.errors import console_error, is_console
 from kabuguard.web.deps import language_of
 from kabuguard.web.i18n import MESSAGES, format_jst, translate
 from kabuguard.web.templating import render
@@ -71,6 +72,8 @@ def localized_error(exc: KabuguardError, lang: str) -> str:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(KabuguardError)
     async def _domain_error(request: Request, exc: KabuguardError) -> Response:
+        if is_console(request):
+            return await console_error(request, exc)
         if is_api(request):
             headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
             return JSONResponse(exc.to_dict(), status_code=exc.status, headers=headers)
@@ -101,6 +104,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+        if is_console(request):
+            return await console_error(request, exc)
         fields = []
         for err in exc.errors():
             loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path")]
@@ -116,6 +121,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if is_console(request):
+            return await console_error(request, exc)
         if is_api(request):
             return JSONResponse({"error": "http_error", "message": str(exc.detail)},
                                 status_code=exc.status_code)

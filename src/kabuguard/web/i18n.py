@@ -747,6 +747,35 @@ MESSAGES: dict[str, dict[str, str]] = {
                                     "en": "Signed in to unlock"},
     "history.newer": {"ja": "新しい履歴", "en": "Newer"},
     "history.older": {"ja": "以前の履歴", "en": "Older"},
+    "error.symbol_restricted": {"ja": "この銘柄のご注文は、現在お受けできません。",
+                                "en": "Orders in this symbol are suspended for now."},
+    "report.title": {"ja": "心当たりがない場合", "en": "This wasn't me"},
+    "report.intro_history": {
+        "ja": "ご自身のものではないログインがある場合は、すぐにお知らせください。"
+              "口座を凍結し、すべてのログインを終了させて、被害を防ぎます。",
+        "en": "If a login above was not you, tell us now: we freeze the account and end "
+              "every session to stop any damage."},
+    "report.intro_notice": {
+        "ja": "身に覚えのない通知（ログイン・注文・出金・登録情報の変更など）を受け取った場合は、"
+              "すぐにお知らせください。口座を凍結し、すべてのログインを終了させます。",
+        "en": "If you received a notice (a login, an order, a withdrawal, a change of "
+              "details) about something you did not do, tell us now: we freeze the account "
+              "and end every session."},
+    "report.confirm": {"ja": "口座が凍結され、お取引・出金ができなくなることを理解しました。",
+                       "en": "I understand my account will be frozen: no trading or "
+                             "withdrawals until it is reopened."},
+    "report.submit": {"ja": "心当たりがない（口座を凍結する）",
+                      "en": "This wasn't me (freeze my account)"},
+    "report.done_title": {"ja": "口座を凍結しました", "en": "Your account is frozen"},
+    "report.done": {
+        "ja": "ご連絡ありがとうございます。第三者による操作を防ぐため、口座を凍結し、"
+              "すべてのログインを終了しました。お手数ですが、かぶガード証券 お客様サポート"
+              "（電話 {phone}、24時間受付）へお電話ください。ご本人確認のうえで再開します。"
+              "当社がメールやSMSでリンクをお送りすることはありません。",
+        "en": "Thank you. To stop anyone else, we have frozen your account and ended every "
+              "session. Please call Kabuguard Securities customer support on {phone} (24 "
+              "hours). We reopen the account once we have confirmed it is you. We never "
+              "send links by e-mail or SMS."},
     "selflock.title": {"ja": "ログインの一時停止（自己ロック）", "en": "Lock my account"},
     "selflock.intro": {
         "ja": "身に覚えのないログインや取引があるときは、すぐにアカウントをロックできます。"

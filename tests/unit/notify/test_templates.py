@@ -66,6 +66,9 @@ def test_every_template_renders_without_links(kind, language, medium):
     assert out.subject.strip() and out.body.strip()
     assert "{{" not in text and "{%" not in text
     assert "0120-000-000" in out.body  # whom to call if it was not them
+    # ... and what to do: the instruction itself, never a link (issue 6).
+    assert ("心当たりがない場合" in out.body if language == "ja"
+            else ("If this was not you" in out.body or "Not you? Call" in out.body))
     if language == "ja":
         assert JAPANESE.search(out.subject) and JAPANESE.search(out.body)
     else:
