@@ -52,3 +52,19 @@ def test_dispatch_follows_the_setting(in_app, dispatched):
     calls = services.broker.calls
     assert {"run_due_orders", "run_due_removals", "relay_once", "load", "refresh"} <= set(calls)
     assert ("dispatch_once" in calls) is dispatched
+
+
+def test_the_loop_brings_the_desk_alert_queue_up_to_date():
+    services = FakeServices(False)
+    desk = Recorder()
+
+    async def one_pass() -> None:
+        task = asyncio.create_task(web_app._background(
+            services, FakeDecisionApi(services.broker), 60, desk))
+        await asyncio.sleep(0.2)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    asyncio.run(one_pass())
+    assert desk.calls == ["sync"]

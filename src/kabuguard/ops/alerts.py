@@ -104,6 +104,14 @@ class AlertFeed:
 
     def sync_decisions(self) -> int:
         """Alerts for the decisions stored since the last call; returns how many new."""
+        # A read first: the background loop calls this every few seconds, and a write
+        # transaction each time would queue behind (and hold up) the order path.
+        with self.db.read() as session:
+            done = session.scalar(select(AlertCursor.position)
+                                  .where(AlertCursor.name == "decisions")) or 0
+            latest = session.scalar(select(func.max(RiskEvent.seq))) or 0
+        if latest <= done:
+            return 0
         created = 0
         while True:
             with self.db.write() as session:
@@ -151,6 +159,11 @@ class AlertFeed:
         """Persist the engine's cross-account alerts not stored yet (``alerts`` is
         ``StreamGuard.alerts``: rebuilt identically on restart, so a digest of each
         names it)."""
+        with self.db.read() as session:
+            done = session.scalar(select(AlertCursor.position)
+                                  .where(AlertCursor.name == "cross_account"))
+        if done == len(alerts):
+            return 0
         created = 0
         with self.db.write() as session:
             cursor = _cursor(session, "cross_account")

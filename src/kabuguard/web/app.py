@@ -43,8 +43,8 @@ from kabuguard.web.security import SecurityHeaders
 log = structlog.get_logger(__name__)
 
 
-async def _background(services: Services, decision_api: DecisionApi, desk: Desk,
-                      interval_seconds: float) -> None:
+async def _background(services: Services, decision_api: DecisionApi,
+                      interval_seconds: float, desk: Desk | None = None) -> None:
     """Runs due orders (market opens, limits reached), applies MFA removals whose
     cooling-off has ended, relays the outbox and delivers due notices (the
     dispatcher's claim makes it safe in every worker at once); picks up the freezes
@@ -59,7 +59,8 @@ async def _background(services: Services, decision_api: DecisionApi, desk: Desk,
             if decision_api.risk:
                 await anyio.to_thread.run_sync(decision_api.log.refresh)
             # The desk's alert queue: the decisions and cross-account alerts since.
-            await anyio.to_thread.run_sync(desk.sync)
+            if desk is not None:
+                await anyio.to_thread.run_sync(desk.sync)
             if services.settings.notify_in_app:
                 await anyio.to_thread.run_sync(services.dispatcher.dispatch_once)
         except Exception:  # keep the loop alive; the error is logged with its traceback
@@ -86,8 +87,8 @@ def create_app(settings: Settings, *, services: Services | None = None,
         await anyio.to_thread.run_sync(services.restrictions.load)
         task = None
         if background_interval_seconds:
-            task = asyncio.create_task(_background(services, decision_api, desk,
-                                                   background_interval_seconds))
+            task = asyncio.create_task(_background(services, decision_api,
+                                                   background_interval_seconds, desk))
         try:
             yield
         finally:
