@@ -2,10 +2,11 @@
 decision per event, with the stream's own bookkeeping of sessions, freezes and symbol
 restrictions.
 
-This one object makes the decisions of ``kabuguard replay`` and of the simulator's
-closed loop, so the two cannot drift: the simulator asks ``needs`` what to prove, submits
-the event, acts on ``decide``'s answer, and the streams it writes replay to the same
-decisions.
+This one object makes the decisions of ``kabuguard replay``, of the simulator's closed
+loop, of the decision API and (read-only, ``assess``) of the reference brokerage's own
+``Guard.check`` (docs/risk-engine.md), so they cannot drift: the simulator asks
+``needs`` what to prove, submits the event, acts on ``decide``'s answer, and the
+streams it writes replay to the same decisions.
 
 How a stream tells what happened after a decision (the spec's rules, plus two of ours):
 - a freeze stops every later action of the account; a restriction every later order of
