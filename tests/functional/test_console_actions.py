@@ -18,8 +18,10 @@ from factories.staff import console_token, make_staff
 from kabuguard.audit.models import AuditRecord
 from kabuguard.broker.interfaces import OrderRequest, SymbolRestricted
 from kabuguard.broker.models import Account, Order, Withdrawal
+from kabuguard.bus.models import OutboxEvent
 from kabuguard.domain.events import Channel, RequestContext
 from kabuguard.identity.models import Passkey
+from kabuguard.notify.models import Notice
 from kabuguard.ops.console_models import UnfreezeRequest
 
 CTX = RequestContext(ip="192.0.2.10", channel=Channel.WEB)
@@ -163,6 +165,15 @@ def test_end_every_session_and_reset_second_factors(app, services, desk):
                 **REVERIFIED).status_code == 303
     with services.db.read() as session:
         assert session.get(Passkey, "cred-intruder").removed_at is not None
+        # Written as a customer's own removal is: the notice planner tells the customer
+        # and the engine's state forgets the method.
+        removals = [json.loads(e.payload) for e in session.scalars(
+            select(OutboxEvent).where(OutboxEvent.type == "mfa_change",
+                                      OutboxEvent.account == account))]
+        assert [(e["change"], e["method"], e["channel"]) for e in removals] == [
+            ("remove", "passkey", "call_center")]
+        assert session.scalars(select(Notice.kind).where(
+            Notice.kind == "mfa_change")).all()
     assert audit(services, "console:mfa_reset")[-1]["removed"]["passkeys"] == 1
 
 

@@ -27,8 +27,10 @@ from sqlalchemy.orm import Session
 from kabuguard.broker.freezes import FROZEN, AccountFreezes
 from kabuguard.broker.holds import HeldItems
 from kabuguard.broker.models import Account, Order, Withdrawal
+from kabuguard.domain.assurance import Method
 from kabuguard.domain.clock import Clock, utcnow
 from kabuguard.domain.errors import Conflict, InvalidInput, NotFound
+from kabuguard.domain.events import Channel, Event, EventType, RequestContext
 from kabuguard.domain.ids import new_id
 from kabuguard.identity.models import Passkey, TotpAuthenticator, WebSession
 from kabuguard.journal import Journal
@@ -260,6 +262,15 @@ class DeskActions:
                 WebSession.customer_id == customer, WebSession.revoked_at.is_(None))
                 .values(revoked_at=now)).rowcount
             self._reverification(session, account, "mfa_reset", reverification, operator, now)
+            # The same events a customer's own removal writes: the customer is told on
+            # every channel (the notice planner) and the engine forgets the methods.
+            context = RequestContext(ip=operator.ip or "127.0.0.1", channel=Channel.CALL_CENTER)
+            for method, removed in ((Method.PASSKEY, passkeys), (Method.TOTP, apps)):
+                if removed:
+                    self.journal.record(session, Event(
+                        new_id("evt"), now, EventType.MFA_CHANGE, account, context,
+                        {"change": "remove", "method": str(method)}), actor=operator.actor,
+                        audit_extra={"desk": "mfa_reset", "removed": removed})
             counts = {"passkeys": passkeys, "authenticator_apps": apps, "sessions": sessions}
             audit_desk(self.journal, session, operator, action="mfa_reset", subject=account,
                        now=now, removed=counts, reverification=_rev_payload(reverification))
