@@ -16,11 +16,12 @@ from importlib import resources
 from pathlib import Path
 
 import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import Node, ScalarNode, SequenceNode
 
 from kabuguard.domain.assurance import Level, Method
 from kabuguard.domain.emoji_grids import EmojiPreset, emoji_preset
 from kabuguard.domain.events import Channel
+from kabuguard.domain.yaml_nodes import NodeReader
 from kabuguard.guard.actions import Action
 from kabuguard.guard.interfaces import PolicyError
 
@@ -122,31 +123,11 @@ def parse_duration(text: str) -> timedelta:
     return timedelta(**{UNITS[match.group(2)]: int(match.group(1))})
 
 
-class _Reader:
+class _Reader(NodeReader):
     """Walks the YAML node tree so every complaint can name its line."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
 
     def fail(self, node: Node, reason: str) -> PolicyError:
         return PolicyError(f"{self.source}:{node.start_mark.line + 1}: {reason}")
-
-    def mapping(self, node: Node, what: str) -> dict[str, tuple[Node, Node]]:
-        if not isinstance(node, MappingNode):
-            raise self.fail(node, f"{what} must be a mapping")
-        out: dict[str, tuple[Node, Node]] = {}
-        for key, value in node.value:
-            if not isinstance(key, ScalarNode):
-                raise self.fail(key, f"keys of {what} must be plain names")
-            if key.value in out:
-                raise self.fail(key, f"'{key.value}' appears twice in {what}")
-            out[key.value] = (key, value)
-        return out
-
-    def scalar(self, node: Node, what: str) -> str:
-        if not isinstance(node, ScalarNode):
-            raise self.fail(node, f"{what} must be a single value")
-        return node.value
 
     def level(self, node: Node) -> Level:
         text = self.scalar(node, "level")

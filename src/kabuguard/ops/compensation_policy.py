@@ -24,9 +24,10 @@ from pathlib import Path
 from typing import TypeVar
 
 import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import Node, ScalarNode, SequenceNode
 
 from kabuguard.domain.errors import InvalidInput
+from kabuguard.domain.yaml_nodes import NodeReader
 
 SUPPORTED_VERSIONS = (1,)
 PRESET_DIR = "compensation_presets"
@@ -118,27 +119,12 @@ _CASH_ONLY = ("basis", "rate", "fee_refund_rate", "sympathy_payment_yen")
 MAX_SYMPATHY_PAYMENT_YEN = 1_000_000
 
 
-class _Reader:
+class _Reader(NodeReader):
     """Walks the YAML node tree so that every complaint names its line."""
-
-    def __init__(self, source: str) -> None:
-        self.source = source
 
     def fail(self, node: Node, reason: str) -> PresetError:
         return PresetError(f"{self.source}:{node.start_mark.line + 1}: {reason}",
                            source=self.source, line=node.start_mark.line + 1, reason=reason)
-
-    def mapping(self, node: Node, what: str) -> dict[str, tuple[Node, Node]]:
-        if not isinstance(node, MappingNode):
-            raise self.fail(node, f"{what} must be a mapping")
-        out: dict[str, tuple[Node, Node]] = {}
-        for key, value in node.value:
-            if not isinstance(key, ScalarNode):
-                raise self.fail(key, f"keys of {what} must be plain names")
-            if key.value in out:
-                raise self.fail(key, f"'{key.value}' appears twice in {what}")
-            out[key.value] = (key, value)
-        return out
 
     def text(self, node: Node, what: str) -> str:
         if not isinstance(node, ScalarNode) or node.tag.endswith(":null"):

@@ -30,10 +30,11 @@ from typing import Any
 
 import simpleeval
 import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.nodes import Node, SequenceNode
 
 from kabuguard.domain.assurance import Method
 from kabuguard.domain.events import Channel, EventType
+from kabuguard.domain.yaml_nodes import NodeReader
 
 SUPPORTED_VERSIONS = (1,)
 OUTCOMES = ("allow", "challenge", "hold", "deny", "freeze", "revoke_session", "notify")
@@ -464,32 +465,15 @@ def check_condition(text: str) -> ast.expr:
     return tree
 
 
-class _Reader:
+class _Reader(NodeReader):
     """Walks the YAML node tree so every complaint names its line (as guard/policy.py)."""
 
     def __init__(self, source: str) -> None:
-        self.source = source
+        super().__init__(source)
         self.rule: str | None = None
 
     def fail(self, node: Node, reason: str) -> RuleError:
         return RuleError(self.source, node.start_mark.line + 1, self.rule, reason)
-
-    def mapping(self, node: Node, what: str) -> dict[str, tuple[Node, Node]]:
-        if not isinstance(node, MappingNode):
-            raise self.fail(node, f"{what} must be a mapping")
-        out: dict[str, tuple[Node, Node]] = {}
-        for key, value in node.value:
-            if not isinstance(key, ScalarNode):
-                raise self.fail(key, f"keys of {what} must be plain names")
-            if key.value in out:
-                raise self.fail(key, f"'{key.value}' appears twice in {what}")
-            out[key.value] = (key, value)
-        return out
-
-    def scalar(self, node: Node, what: str) -> str:
-        if not isinstance(node, ScalarNode):
-            raise self.fail(node, f"{what} must be a single value")
-        return node.value
 
     def only(self, fields: dict[str, tuple[Node, Node]], allowed: tuple[str, ...], what: str) -> None:
         for name, (key, _) in fields.items():
