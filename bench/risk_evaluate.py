@@ -22,28 +22,22 @@ import sys
 import tempfile
 import time
 from datetime import date
-from importlib import resources
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from kabuguard.guard.policy import load_policy
 from kabuguard.sim.run import run_simulation
-from kabuguard.sim.scenario import parse_scenario
+from kabuguard.sim.scenario import load_scenario, with_attack_rate
 from provenance import code_version, command, machine
 
-RATE_KEY = "compromised_per_10k_per_month:"
 # The crews' own accounts (they pre-buy the target and sell into the pump) are not
 # customers' accounts: shown apart, as the customers' losses are what the goal is about.
 CREW_ATTACKS = {"beneficiary"}
 
 
 def _scenario(rate: float):
-    text = resources.files("kabuguard.sim").joinpath("scenarios/default.yaml").read_text(
-        encoding="utf-8")
-    lines = [f"  {RATE_KEY} {rate}" if line.strip().startswith(RATE_KEY) else line
-             for line in text.splitlines()]
-    return parse_scenario("\n".join(lines) + "\n", source=f"default.yaml (rate {rate})")
+    return with_attack_rate(load_scenario(None), rate)
 
 
 def _share(num: float, den: float) -> str:

@@ -207,7 +207,6 @@ def _demo_traffic(settings: Settings) -> None:
     """Start feeding simulated traffic to the served app's decision API, in a daemon
     thread: a key of its own (earlier demo keys revoked), a simulation written beside
     the database, then its events sent over and over at an accelerated pace."""
-    import dataclasses
     import threading
     from datetime import date
 
@@ -217,7 +216,7 @@ def _demo_traffic(settings: Settings) -> None:
     from kabuguard.risk.stream import iter_events
     from kabuguard.sim.live import Feeder, FeedError, wait_until_up
     from kabuguard.sim.run import run_simulation
-    from kabuguard.sim.scenario import load_scenario
+    from kabuguard.sim.scenario import load_scenario, with_attack_rate
 
     services = build_services(settings)
     try:
@@ -231,10 +230,7 @@ def _demo_traffic(settings: Settings) -> None:
     base = settings.sqlite_path()
     folder = (base.parent if base else Path("var")) / "sim-live"
     url = f"http://localhost:{settings.port}"
-    scenario = load_scenario(None)
-    if scenario.campaigns is not None:
-        scenario = dataclasses.replace(scenario, campaigns=dataclasses.replace(
-            scenario.campaigns, compromised_per_10k_per_month=DEMO_TRAFFIC_RATE))
+    scenario = with_attack_rate(load_scenario(None), DEMO_TRAFFIC_RATE)
 
     def feed() -> None:
         run_simulation(customers=DEMO_TRAFFIC_CUSTOMERS, days=DEMO_TRAFFIC_DAYS, seed=1,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
@@ -357,6 +357,17 @@ def _surge(r: _Reader, node: Node) -> Surge:
 
 def _frozen(values: dict[_K, _V]) -> Mapping[_K, _V]:
     return MappingProxyType(values)
+
+
+def with_attack_rate(scenario: Scenario, per_10k_per_month: float) -> Scenario:
+    """``scenario`` with its campaigns' intensity set to ``per_10k_per_month``
+    compromised accounts a month per 10,000 customers, the attack mix unchanged (the
+    2025 national rate shows almost no attacks in a small run; measuring or a demo
+    needs a denser one). A scenario without campaigns stays without."""
+    if scenario.campaigns is None:
+        return scenario
+    return replace(scenario, campaigns=replace(
+        scenario.campaigns, compromised_per_10k_per_month=per_10k_per_month))
 
 
 def load_scenario(path: Path | None = None) -> Scenario:

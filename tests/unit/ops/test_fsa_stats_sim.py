@@ -4,7 +4,6 @@ independent countings of the same definitions, with and without the risk engine.
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import date
 
 import pytest
@@ -14,16 +13,14 @@ from kabuguard.ops.fraud import FraudSet, went_through
 from kabuguard.ops.fsa_stats import monthly_figures
 from kabuguard.risk.stream import iter_events, read_decisions, read_labels
 from kabuguard.sim.run import run_simulation
-from kabuguard.sim.scenario import load_scenario
+from kabuguard.sim.scenario import load_scenario, with_attack_rate
 
 
 @pytest.mark.parametrize(("policy", "risk"), [("baseline_2024", True), ("email_otp_mandatory", False),
                                               ("baseline_2024", False)])
 def test_figures_from_the_files_equal_the_simulators_own(tmp_path, policy, risk):
-    scenario = load_scenario(None)
     # Far denser attacks than 2025's, so that 600 customers over 12 days show some.
-    scenario = dataclasses.replace(scenario, campaigns=dataclasses.replace(
-        scenario.campaigns, compromised_per_10k_per_month=2000.0))
+    scenario = with_attack_rate(load_scenario(None), 2000.0)
     metrics = run_simulation(customers=600, days=12, seed=5, policy=load_policy(policy), risk=risk,
                              out=tmp_path, scenario=scenario, start=date(2025, 4, 25))
     events = list(iter_events(tmp_path / "events.jsonl"))
