@@ -77,7 +77,8 @@ class RiskEngine:
         self.rules = rules if rules is not None else packaged_rules()
         self.ip_ranges = ip_ranges
         self.logins = LoginRiskModel()
-        self.cross = CrossAccountDetector(symbols)
+        # One line between "illiquid" for the rules and for the detector.
+        self.cross = CrossAccountDetector(symbols, illiquid_adv_jpy=ILLIQUID_ADV_JPY)
         self.accounts: dict[str, AccountState] = {}
         self.alerts: list[dict[str, Any]] = []
         self._net_cache: dict[str, NetInfo] = {}
